@@ -192,8 +192,11 @@ def load_example(name: str,  # one of `list_examples().index`, e.g. 'penguins', 
                    description=spec['description'], source=spec['source'])
 
 # %% ../nbs/00_problem.ipynb #134d625d
-_READERS = {'.csv': ('CSV', pd.read_csv), '.tsv': ('TSV', lambda p, **kw: pd.read_csv(p, sep='\t', **kw)),
-            '.tab': ('TSV', lambda p, **kw: pd.read_csv(p, sep='\t', **kw)),
+def _read_tsv(path, **kwargs):
+    return pd.read_csv(path, **{'sep': '\t', **kwargs})
+
+
+_READERS = {'.csv': ('CSV', pd.read_csv), '.tsv': ('TSV', _read_tsv), '.tab': ('TSV', _read_tsv),
             '.parquet': ('Parquet', pd.read_parquet), '.pq': ('Parquet', pd.read_parquet),
             '.json': ('JSON', pd.read_json), '.jsonl': ('JSON lines', lambda p, **kw: pd.read_json(p, lines=True, **kw)),
             '.feather': ('Feather', pd.read_feather)}
@@ -746,7 +749,7 @@ class Problem:
              ) -> Problem:
         "Infer the problem from `data` and its `target`; every argument you give overrides the inference."
         _check_not_empty(data)
-        targets = [target] if isinstance(target, str) or not isinstance(target, (list, tuple)) else list(target)
+        targets = list(target) if isinstance(target, (list, tuple)) else [target]
         _check_columns(data, targets, 'target column')
         y = data[targets[0]] if len(targets) == 1 else data[targets]
         inferred, classes, task_reason = infer_task(y, max_classes, label_delim)
@@ -961,6 +964,11 @@ def summarize(df: pd.DataFrame,  # the data
     return pd.DataFrame.from_dict(rows, orient='index').reindex(columns=columns)
 
 # %% ../nbs/00_problem.ipynb #248e633f
+def _single_target(problem: Problem) -> bool:
+    "Is there one target column holding one label or value per row (not multi-label, not several targets)?"
+    return problem.task != 'multilabel' and len(problem.targets) == 1
+
+
 def _label_matrix(df: pd.DataFrame, problem: Problem) -> pd.DataFrame:
     "Multi-label targets as a 0/1 frame, one column per class (rows with a missing target are dropped)."
     if len(problem.targets) > 1:
@@ -984,10 +992,11 @@ def target_summary(df: pd.DataFrame,  # the data, target included
         counts = y.value_counts().reindex(problem.classes, fill_value=0)
         out = pd.DataFrame({'count': counts, 'share': (counts / counts.sum()).round(4)}).rename_axis('class')
         return out
+    y = df[problem.targets]
     stats = y.describe()
-    stats['skew'] = y.skew()
-    stats['missing'] = y.isna().sum()
-    return stats.round(4).to_frame(problem.target)
+    stats.loc['skew'] = y.skew()
+    stats.loc['missing'] = y.isna().sum()
+    return stats.round(4)
 
 
 def plot_target(df: pd.DataFrame,  # the data, target included
@@ -1061,7 +1070,7 @@ def _plot_against_target(ax, df: pd.DataFrame, col, problem: Problem, max_levels
     "Draw how `col` relates to the target on `ax`; False when there is no sensible plot (multi-label, images, ids)."
     import seaborn as sns
     kind, target = problem.kind_of(col), problem.target
-    if problem.task == 'multilabel' or kind not in _PLOTTED_KINDS:
+    if not _single_target(problem) or kind not in _PLOTTED_KINDS:
         return False
     data = df[[col, target]].dropna()
     if kind == 'text':
@@ -1102,8 +1111,9 @@ def plot_feature_target(df: pd.DataFrame,  # the data, target included
                        ):
     "How each feature relates to the target: box plots per class, class shares per category, or scatter plots; returns the `Figure`."
     problem.validate(df)
-    if problem.task == 'multilabel':
-        raise ValueError('feature-vs-target plots need a single target; for multi-label problems see `target_summary`')
+    if not _single_target(problem):
+        raise ValueError('feature-vs-target plots need a single target column with one label or value per row; '
+                         'for this problem see `target_summary`')
     cols = _feature_columns(df, problem, columns)[:max_columns]
     if not cols:
         raise ValueError('there are no continuous, categorical, date or text features to plot against the target')
@@ -1184,8 +1194,8 @@ def feature_relevance(df: pd.DataFrame,  # the data, target included
     from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
     problem.validate(df)
-    if problem.task == 'multilabel':
-        raise ValueError('feature relevance is measured against a single target; this problem is multi-label')
+    if not _single_target(problem):
+        raise ValueError('feature relevance is measured against a single target column with one label or value per row')
     data = df[df[problem.target].notna()]
     if len(data) > max_rows:
         data = data.sample(max_rows, random_state=seed)
@@ -1370,7 +1380,7 @@ def _check_outliers(s: pd.Series) -> list:
 
 # %% ../nbs/00_problem.ipynb #2dd2f5c9
 def _check_leakage(df, problem, threshold) -> list:
-    if problem.task == 'multilabel':
+    if not _single_target(problem):
         return []
     relevance = feature_relevance(df, problem)
     leaks = relevance[relevance['score'] >= threshold]
@@ -1864,9 +1874,9 @@ def explore(data: pd.DataFrame,  # the data, target included
     if len(problem.cont_names) >= 2:
         tables['correlations'] = correlations(data, problem)
         figures['correlations'] = plot_correlations(tables['correlations'])
-    if plotted and problem.task != 'multilabel':
+    if plotted and _single_target(problem):
         figures['feature_target'] = plot_feature_target(data, problem, plotted, max_columns)
-    if problem.task != 'multilabel' and any(problem.kind_of(c) in ('continuous', 'categorical', 'datetime') for c in data.columns):
+    if _single_target(problem) and any(problem.kind_of(c) in ('continuous', 'categorical', 'datetime') for c in data.columns):
         tables['relevance'] = feature_relevance(data, problem)
     if problem.modality == 'image':
         tables['images'] = image_stats(data, problem)
@@ -1885,7 +1895,7 @@ def explore(data: pd.DataFrame,  # the data, target included
     findings = check_quality(data, problem, other)
     return EDA(problem, tables, figures, findings)
 
-# %% ../nbs/00_problem.ipynb #d02c135b
+# %% ../nbs/00_problem.ipynb #4974456a
 def column_report(df: pd.DataFrame,  # the data, target included
                   problem: Problem,  # what the target is and each column's kind
                   column: str,  # the column to look at
