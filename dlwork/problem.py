@@ -17,7 +17,7 @@ import os
 import re
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -331,6 +331,57 @@ COLUMN_KINDS = ('continuous', 'categorical', 'text', 'datetime', 'id', 'image', 
 _CLASSIFICATION = ('binary', 'multiclass', 'multilabel')
 
 
+def _accuracy(y_true, y_pred, proba, classes, multilabel):
+    from sklearn.metrics import accuracy_score
+    return (y_true == y_pred).mean() if multilabel else accuracy_score(y_true, y_pred)
+
+
+def _balanced_accuracy(y_true, y_pred, proba, classes, multilabel):
+    from sklearn.metrics import balanced_accuracy_score
+    return balanced_accuracy_score(y_true, y_pred)
+
+
+def _f1_macro(y_true, y_pred, proba, classes, multilabel):
+    from sklearn.metrics import f1_score
+    return f1_score(y_true, y_pred, average='macro', zero_division=0)
+
+
+def _roc_auc(y_true, y_pred, proba, classes, multilabel):
+    from sklearn.metrics import roc_auc_score
+    if multilabel:
+        return roc_auc_score(y_true, proba, average='macro')
+    positive = proba[:, -1] if proba.ndim == 2 and proba.shape[1] == 2 else proba
+    if positive.ndim == 1:
+        return roc_auc_score(y_true, positive)
+    return roc_auc_score(y_true, proba, multi_class='ovr', labels=classes)
+
+
+def _log_loss(y_true, y_pred, proba, classes, multilabel):
+    from sklearn.metrics import log_loss
+    if multilabel:
+        return np.mean([log_loss(y_true[:, j], proba[:, j], labels=[0, 1]) for j in range(y_true.shape[1])])
+    return log_loss(y_true, proba, labels=classes)
+
+
+def _rmse(y_true, y_pred, proba, classes, multilabel):
+    return np.sqrt(_mse(y_true, y_pred, proba, classes, multilabel))
+
+
+def _mse(y_true, y_pred, proba, classes, multilabel):
+    from sklearn.metrics import mean_squared_error
+    return mean_squared_error(y_true, y_pred)
+
+
+def _mae(y_true, y_pred, proba, classes, multilabel):
+    from sklearn.metrics import mean_absolute_error
+    return mean_absolute_error(y_true, y_pred)
+
+
+def _r2(y_true, y_pred, proba, classes, multilabel):
+    from sklearn.metrics import r2_score
+    return r2_score(y_true, y_pred)
+
+
 @dataclass(frozen=True)
 class Metric:
     "An evaluation metric: its name, the tasks it fits, its direction and what it is computed from."
@@ -339,6 +390,7 @@ class Metric:
     greater_is_better: bool  # True for scores, False for losses and errors
     needs_proba: bool  # computed from predicted probabilities rather than labels or values
     description: str  # one line for reports
+    compute: object = field(repr=False, compare=False, default=None)  # f(y_true, y_pred, proba, classes, multilabel) -> score
 
     def __call__(self,
                  y_true,  # true labels (or values; for multi-label, a 0/1 matrix)
@@ -346,8 +398,7 @@ class Metric:
                  proba=None,  # predicted probabilities: one column per class (binary: of the positive class, or two columns)
                  classes=None,  # class order of the columns of `proba`
                 ) -> float:
-        "Compute the metric with scikit-learn."
-        import sklearn.metrics as skm
+        "Compute the metric (with scikit-learn)."
         y_true = np.asarray(y_true)
         if proba is not None:
             proba = np.asarray(proba, dtype=float)
@@ -358,33 +409,7 @@ class Metric:
             if proba is None:
                 raise ValueError(f"metric {self.name!r} needs predictions (`y_pred`) or probabilities (`proba`)")
             y_pred = _labels_from_proba(proba, classes, multilabel)
-        y_pred = np.asarray(y_pred)
-        if self.name == 'accuracy':
-            return float((y_true == y_pred).mean()) if multilabel else float(skm.accuracy_score(y_true, y_pred))
-        if self.name == 'balanced_accuracy':
-            return float(skm.balanced_accuracy_score(y_true, y_pred))
-        if self.name == 'f1_macro':
-            return float(skm.f1_score(y_true, y_pred, average='macro', zero_division=0))
-        if self.name == 'roc_auc':
-            if multilabel:
-                return float(skm.roc_auc_score(y_true, proba, average='macro'))
-            positive = proba[:, -1] if proba.ndim == 2 and proba.shape[1] == 2 else proba
-            if positive.ndim == 1:
-                return float(skm.roc_auc_score(y_true, positive))
-            return float(skm.roc_auc_score(y_true, proba, multi_class='ovr', labels=classes))
-        if self.name == 'log_loss':
-            if multilabel:
-                return float(np.mean([skm.log_loss(y_true[:, j], proba[:, j], labels=[0, 1]) for j in range(y_true.shape[1])]))
-            return float(skm.log_loss(y_true, proba, labels=classes))
-        if self.name == 'rmse':
-            return float(np.sqrt(skm.mean_squared_error(y_true, y_pred)))
-        if self.name == 'mse':
-            return float(skm.mean_squared_error(y_true, y_pred))
-        if self.name == 'mae':
-            return float(skm.mean_absolute_error(y_true, y_pred))
-        if self.name == 'r2':
-            return float(skm.r2_score(y_true, y_pred))
-        raise NotImplementedError(self.name)
+        return float(self.compute(y_true, np.asarray(y_pred), proba, classes, multilabel))
 
 
 def _labels_from_proba(proba: np.ndarray, classes=None, multilabel: bool = False) -> np.ndarray:
@@ -396,15 +421,17 @@ def _labels_from_proba(proba: np.ndarray, classes=None, multilabel: bool = False
 
 
 METRICS = {m.name: m for m in [
-    Metric('accuracy', _CLASSIFICATION, True, False, 'share of correct predictions (multi-label: of correct label decisions)'),
-    Metric('balanced_accuracy', ('binary', 'multiclass'), True, False, 'mean recall over classes; not fooled by imbalance'),
-    Metric('f1_macro', _CLASSIFICATION, True, False, 'F1 score averaged over classes, each class counting equally'),
-    Metric('roc_auc', _CLASSIFICATION, True, True, 'area under the ROC curve (multi-class: one-vs-rest, macro average)'),
-    Metric('log_loss', _CLASSIFICATION, False, True, 'cross-entropy of the predicted probabilities'),
-    Metric('rmse', ('regression',), False, False, 'root mean squared error, in the units of the target'),
-    Metric('mse', ('regression',), False, False, 'mean squared error'),
-    Metric('mae', ('regression',), False, False, 'mean absolute error, in the units of the target'),
-    Metric('r2', ('regression',), True, False, 'coefficient of determination: share of the variance explained'),
+    Metric('accuracy', _CLASSIFICATION, True, False, 'share of correct predictions (multi-label: of correct label decisions)',
+           _accuracy),
+    Metric('balanced_accuracy', ('binary', 'multiclass'), True, False, 'mean recall over classes; not fooled by imbalance',
+           _balanced_accuracy),
+    Metric('f1_macro', _CLASSIFICATION, True, False, 'F1 score averaged over classes, each class counting equally', _f1_macro),
+    Metric('roc_auc', _CLASSIFICATION, True, True, 'area under the ROC curve (multi-class: one-vs-rest, macro average)', _roc_auc),
+    Metric('log_loss', _CLASSIFICATION, False, True, 'cross-entropy of the predicted probabilities', _log_loss),
+    Metric('rmse', ('regression',), False, False, 'root mean squared error, in the units of the target', _rmse),
+    Metric('mse', ('regression',), False, False, 'mean squared error', _mse),
+    Metric('mae', ('regression',), False, False, 'mean absolute error, in the units of the target', _mae),
+    Metric('r2', ('regression',), True, False, 'coefficient of determination: share of the variance explained', _r2),
 ]}
 
 DEFAULT_METRICS = {'binary': ['accuracy', 'f1_macro', 'roc_auc', 'log_loss'],
@@ -609,7 +636,7 @@ def _check_metrics(metrics, task) -> list:
     return metrics
 
 
-def _task_override(y, task, inferred_task, classes, max_classes, label_delim):
+def _task_override(y, task, inferred_task, classes, max_classes):
     "Classes for a task the user chose, or a clear error when the target cannot be read that way."
     name = y.name if isinstance(y, pd.Series) else list(y.columns)
     if task == inferred_task:
@@ -652,7 +679,7 @@ class Problem:
                  label_delim: str | None = None,  # for multi-label text targets: the separator between labels
                  n_rows: int | None = None,  # rows the problem was inferred from
                  dtypes: dict | None = None,  # column name → pandas dtype, as seen at inference
-                 reasons: dict | None = None,  # why each decision was taken: 'task', 'modality', 'metrics', and column names
+                 reasons: dict | None = None,  # why each decision was taken: 'task', 'modality', 'metrics', and 'columns' (by name)
                 ):
         _check_choice(task, TASKS, 'task')
         _check_choice(modality, MODALITIES, 'modality')
@@ -667,7 +694,7 @@ class Problem:
         self.metrics = _check_metrics(metrics if metrics is not None else DEFAULT_METRICS[task], task)
         self.time, self.label_delim, self.n_rows = time, label_delim, n_rows
         self.dtypes = dict(dtypes or {})
-        self.reasons = dict(reasons or {})
+        self.reasons = {'columns': {}, **(reasons or {})}
 
     @property
     def targets(self) -> list:
@@ -677,9 +704,9 @@ class Problem:
     @property
     def features(self) -> list:
         "The columns a model learns from: every kind but 'id' and 'ignored', in data order."
-        used = {c for kind in COLUMN_KINDS if kind not in ('id', 'ignored') for c in self.columns[kind]}
-        order = list(self.dtypes) or [c for kind in COLUMN_KINDS for c in self.columns[kind]]
-        return [c for c in order if c in used]
+        used = [c for kind in COLUMN_KINDS if kind not in ('id', 'ignored') for c in self.columns[kind]]
+        in_data_order = [c for c in self.dtypes if c in used]
+        return in_data_order + [c for c in used if c not in in_data_order]
 
     @property
     def cont_names(self) -> list:
@@ -755,45 +782,16 @@ class Problem:
         inferred, classes, task_reason = infer_task(y, max_classes, label_delim)
         if task is not None:
             _check_choice(task, TASKS, 'task')
-            classes = _task_override(y, task, inferred, classes, max_classes, label_delim)
+            classes = _task_override(y, task, inferred, classes, max_classes)
             task_reason = _BY_YOU
         else:
             task = inferred
-        reasons = {'task': task_reason}
-        columns = {kind: [] for kind in COLUMN_KINDS}
-        kinds = {}
-        for col in data.columns:
-            if col not in targets:
-                kinds[col], reasons[col] = infer_column_kind(data[col], max_card)
         overrides = dict(continuous=continuous, categorical=categorical, text=text, datetime=datetime, ids=ids,
                          ignore=ignore)
-        chosen = {}
-        for arg, names in overrides.items():
-            kind = _OVERRIDES[arg]
-            names = [names] if isinstance(names, str) else list(names or [])
-            _check_columns(data, names, f'column in `{arg}`')
-            for col in names:
-                if col in targets:
-                    raise ValueError(f"{col!r} is the target; it cannot also be in `{arg}`")
-                if col in chosen:
-                    raise ValueError(f"column {col!r} is in both `{chosen[col]}` and `{arg}`; give it one kind")
-                chosen[col] = arg
-                kinds[col], reasons[col] = kind, _BY_YOU
-        if time is not None:
-            _check_columns(data, [time], 'time column')
-            if time in targets:
-                raise ValueError(f"{time!r} is the target; the time column must be another column")
-            t = data[time]
-            if not (pd.api.types.is_datetime64_any_dtype(t) or pd.api.types.is_numeric_dtype(t)):
-                raise ValueError(f"time column {time!r} holds {t.dtype} values; load the data with "
-                                 f"`load_sequence(data, time={time!r})` to parse it into dates")
-            if time not in chosen:
-                kinds[time], reasons[time] = 'datetime', 'the time column you named'
-        for col, kind in kinds.items():
-            columns[kind].append(col)
-        modality, time, reasons['modality'] = _infer_modality(data, task, columns, kinds, modality, time)
-        metrics_reason = _BY_YOU if metrics is not None else f'defaults for {task}; the first is the main one'
-        reasons['metrics'] = metrics_reason
+        columns, column_reasons = _column_kinds(data, targets, overrides, time, max_card)
+        modality, time, modality_reason = _infer_modality(data, task, columns, modality, time)
+        reasons = dict(task=task_reason, modality=modality_reason, columns=column_reasons,
+                       metrics=_BY_YOU if metrics is not None else f'defaults for {task}; the first is the main one')
         return cls(target=targets[0] if len(targets) == 1 else targets, task=task, modality=modality, columns=columns,
                    classes=classes, metrics=metrics, time=time, label_delim=label_delim, n_rows=len(data),
                    dtypes={str(c): str(t) for c, t in data.dtypes.items()}, reasons=reasons)
@@ -852,7 +850,7 @@ class Problem:
         if self.time:
             rows.append(('time', self.time, ''))
         rows.append(('metrics', ', '.join(self.metrics), r.get('metrics', '')))
-        cols = [(kind, str(col), r.get(col, '')) for kind in COLUMN_KINDS for col in self.columns[kind]]
+        cols = [(kind, str(col), r['columns'].get(col, '')) for kind in COLUMN_KINDS for col in self.columns[kind]]
         width = max(len(value) for _, value, _ in rows + cols) + 2
         for name, value, why in rows:
             lines.append(f"  {name:<12}{value:<{width}}{'← ' + why if why else ''}".rstrip())
@@ -862,7 +860,38 @@ class Problem:
         return '\n'.join(lines)
 
 # %% ../nbs/00_problem.ipynb #985cbf79
-def _infer_modality(data, task, columns, kinds, modality, time) -> tuple:
+def _column_kinds(data, targets, overrides, time, max_card) -> tuple:
+    "({kind: [columns]}, {column: reason}) for every column but the targets, honouring the kinds the user chose."
+    kinds, reasons = {}, {}
+    for col in data.columns:
+        if col not in targets:
+            kinds[col], reasons[col] = infer_column_kind(data[col], max_card)
+    chosen = {}
+    for arg, names in overrides.items():
+        names = [names] if isinstance(names, str) else list(names or [])
+        _check_columns(data, names, f'column in `{arg}`')
+        for col in names:
+            if col in targets:
+                raise ValueError(f"{col!r} is the target; it cannot also be in `{arg}`")
+            if col in chosen:
+                raise ValueError(f"column {col!r} is in both `{chosen[col]}` and `{arg}`; give it one kind")
+            chosen[col] = arg
+            kinds[col], reasons[col] = _OVERRIDES[arg], _BY_YOU
+    if time is not None:
+        _check_columns(data, [time], 'time column')
+        if time in targets:
+            raise ValueError(f"{time!r} is the target; the time column must be another column")
+        t = data[time]
+        if not (pd.api.types.is_datetime64_any_dtype(t) or pd.api.types.is_numeric_dtype(t)):
+            raise ValueError(f"time column {time!r} holds {t.dtype} values; load the data with "
+                             f"`load_sequence(data, time={time!r})` to parse it into dates")
+        if time not in chosen:
+            kinds[time], reasons[time] = 'datetime', 'the time column you named'
+    columns = {kind: [c for c, k in kinds.items() if k == kind] for kind in COLUMN_KINDS}
+    return columns, reasons
+
+
+def _infer_modality(data, task, columns, modality, time) -> tuple:
     "(modality, time column, reason), honouring a modality or time the user chose."
     if modality is not None:
         _check_choice(modality, MODALITIES, 'modality')
@@ -1339,7 +1368,8 @@ def _check_columns_quality(df, problem) -> list:
                 fix = 'consider dropping the column; otherwise ' + fix
             out.append(_finding('missing', severity, f"{col!r} is missing in {missing} rows ({_pct(missing, n)})", fix, col, missing))
         if kind == 'id':
-            out.append(_finding('id_like', 'medium', f"{col!r} looks like an identifier ({problem.reasons.get(col, 'by inference')})",
+            why = problem.reasons['columns'].get(col, 'by inference')
+            out.append(_finding('id_like', 'medium', f"{col!r} looks like an identifier ({why})",
                                 'it is kept out of the features; if several rows share a value, split by it (group-aware split) '
                                 'so that no group is in both training and test data', col))
         if kind == 'categorical':
