@@ -1314,9 +1314,13 @@ def _check_target(df, problem) -> list:
     return out
 
 
-def _check_rows(df, problem) -> list:
+def _cached(tables: dict, name: str, compute):
+    "`tables[name]` when `explore` has computed it already, else `compute()`."
+    return tables[name] if name in tables else compute()
+
+
+def _check_rows(df, hashed, problem) -> list:
     out = []
-    hashed = df.apply(_hashable)
     dup = hashed.duplicated()
     if dup.any():
         first = hashed[hashed.duplicated(keep=False)].index[:4].tolist()
@@ -1344,12 +1348,12 @@ def _check_rows(df, problem) -> list:
     return out
 
 
-def _check_columns_quality(df, problem) -> list:
+def _check_columns_quality(df, hashed, problem) -> list:
     out = []
     n = len(df)
     for col in _feature_names(df, problem):
         s, kind = df[col], problem.kind_of(col)
-        counts = _hashable(s).value_counts(dropna=False)
+        counts = hashed[col].value_counts(dropna=False)
         missing = int(s.isna().sum())
         if len(counts) <= 1:
             out.append(_finding('constant', 'medium', f"{col!r} has a single value ({_short(counts.index[0])})",
@@ -1409,10 +1413,10 @@ def _check_outliers(s: pd.Series) -> list:
                      s.name, outside)]
 
 # %% ../nbs/00_problem.ipynb #2dd2f5c9
-def _check_leakage(df, problem, threshold) -> list:
+def _check_leakage(df, problem, threshold, tables) -> list:
     if not _single_target(problem):
         return []
-    relevance = feature_relevance(df, problem)
+    relevance = _cached(tables, 'relevance', lambda: feature_relevance(df, problem))
     leaks = relevance[relevance['score'] >= threshold]
     return [_finding('leakage', 'high', f"{col!r} alone predicts {problem.target!r} with {r.metric} {r.score:.3f} "
                      f"(one-feature decision tree, cross-validated; chance is {r.baseline:.2f})",
@@ -1420,13 +1424,13 @@ def _check_leakage(df, problem, threshold) -> list:
             for col, r in leaks.iterrows()]
 
 
-def _check_modality(df, problem) -> list:
+def _check_modality(df, problem, tables) -> list:
     out = []
     if problem.modality == 'image':
-        stats = image_stats(df, problem)
+        stats = _cached(tables, 'images', lambda: image_stats(df, problem))
         bad = stats[~stats['readable']]
         if len(bad):
-            out.append(_finding('unreadable_images', 'high', f"{len(bad)} images cannot be read, e.g. {_short(bad['image'].iloc[0], 60)!r} "
+            out.append(_finding('unreadable_images', 'high', f"{len(bad)} of the {len(stats)} images checked cannot be read, e.g. {_short(bad['image'].iloc[0], 60)!r} "
                                 f"({_short(bad['error'].iloc[0], 60)})", 'remove or replace these files; `prepare` skips '
                                 'and lists them', problem.columns['image'], len(bad)))
         sizes = stats[stats['readable']].groupby(['height', 'width']).size()
@@ -1440,7 +1444,7 @@ def _check_modality(df, problem) -> list:
             out.append(_finding('empty_text', 'medium', f"{int(blank.sum())} rows of {col!r} have no text",
                                 'drop them or give them a placeholder token', col, int(blank.sum())))
     if problem.modality == 'sequence' and problem.time in df.columns:
-        out.extend(_check_time(df, problem))
+        out.extend(_check_time(df, problem, tables))
     return out
 
 
@@ -1455,7 +1459,7 @@ def _when(v) -> str:
     return str(v)
 
 
-def _check_time(df, problem) -> list:
+def _check_time(df, problem, tables) -> list:
     out, t = [], df[problem.time]
     if t.duplicated().any():
         out.append(_finding('duplicate_times', 'high', f"{int(t.duplicated().sum())} rows repeat an earlier time of {problem.time!r}",
@@ -1464,7 +1468,7 @@ def _check_time(df, problem) -> list:
     if not t.is_monotonic_increasing:
         out.append(_finding('unsorted_time', 'low', f"the rows are not in time order", 'sort by time (`load_sequence` does)',
                             problem.time))
-    steps = time_steps(df, problem)
+    steps = _cached(tables, 'time_steps', lambda: time_steps(df, problem))
     if len(steps) > 1:
         usual = steps['count'].idxmax()
         gaps = steps[steps.index > 5 * usual]
@@ -1538,13 +1542,13 @@ def _adversarial_auc(df, other, problem, seed=0, max_rows=5000) -> float:
     return float(roc_auc_score(y, proba))
 
 
-def _check_shift(df, other, problem) -> list:
+def _check_shift(df, other, problem, tables) -> list:
     out = []
     missing = [c for c in df.columns if c not in other.columns and c not in problem.targets]
     if missing:
         out.append(_finding('missing_columns', 'high', f"the other frame lacks {len(missing)} columns: {_list_names(missing, 8)}",
                             'a model trained on this data cannot score those rows; find the columns or retrain without them', missing))
-    shift = distribution_shift(df, other, problem)
+    shift = _cached(tables, 'shift', lambda: distribution_shift(df, other, problem))
     for col, r in shift[shift['shifted']].iterrows():
         if col == '(all features)':
             out.append(_finding('shift', 'high' if r.effect >= 0.8 else 'medium', f"a classifier tells the two frames apart "
@@ -1565,10 +1569,16 @@ def check_quality(df: pd.DataFrame,  # the data, target included
                  ) -> pd.DataFrame:  # one row per finding: check, severity, columns, count, message, fix; most severe first
     "Run every data-quality check that fits the problem, and say what to do about each finding."
     problem.validate(df)
-    findings = (_check_target(df, problem) + _check_rows(df, problem) + _check_columns_quality(df, problem)
-                + _check_leakage(df, problem, leakage_threshold) + _check_modality(df, problem))
+    return _quality_findings(df, problem, other, leakage_threshold, tables={})
+
+
+def _quality_findings(df, problem, other, leakage_threshold, tables) -> pd.DataFrame:
+    "The findings of `check_quality`, reusing what `tables` already holds ('relevance', 'images', 'time_steps', 'shift')."
+    hashed = df.apply(_hashable)
+    findings = (_check_target(df, problem) + _check_rows(df, hashed, problem) + _check_columns_quality(df, hashed, problem)
+                + _check_leakage(df, problem, leakage_threshold, tables) + _check_modality(df, problem, tables))
     if other is not None:
-        findings += _check_shift(df, other, problem)
+        findings += _check_shift(df, other, problem, tables)
     out = pd.DataFrame(findings, columns=FINDING_COLUMNS)
     out['count'] = out['count'].astype('Int64')
     order = out['severity'].map({s: i for i, s in enumerate(SEVERITIES)})
@@ -1922,7 +1932,7 @@ def explore(data: pd.DataFrame,  # the data, target included
         figures['series'] = plot_series(data, problem)
     if other is not None:
         tables['shift'] = distribution_shift(data, other, problem)
-    findings = check_quality(data, problem, other)
+    findings = _quality_findings(data, problem, other, leakage_threshold=0.98, tables=tables)
     return EDA(problem, tables, figures, findings)
 
 # %% ../nbs/00_problem.ipynb #4974456a

@@ -72,7 +72,7 @@ def test_explore_an_image_folder(dlwork, tmp_path):
     assert done.returncode == 0, done.stderr
     problem = json.loads((tmp_path / 'runs' / 'digits' / 'problem.json').read_text())
     assert (problem['modality'], problem['task'], len(problem['classes'])) == ('image', 'multiclass', 10)
-    assert '[high] 1 images cannot be read' in done.stdout
+    assert '[high] 1 of the 41 images checked cannot be read' in done.stdout
     assert (tmp_path / 'runs' / 'digits' / 'eda' / 'samples.png').exists()
 
 
