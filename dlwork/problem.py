@@ -390,7 +390,7 @@ class Metric:
     greater_is_better: bool  # True for scores, False for losses and errors
     needs_proba: bool  # computed from predicted probabilities rather than labels or values
     description: str  # one line for reports
-    compute: object = field(repr=False, compare=False, default=None)  # f(y_true, y_pred, proba, classes, multilabel) -> score
+    compute: object = field(repr=False, compare=False)  # f(y_true, y_pred, proba, classes, multilabel) -> score
 
     def __call__(self,
                  y_true,  # true labels (or values; for multi-label, a 0/1 matrix)
@@ -986,7 +986,7 @@ def summarize(df: pd.DataFrame,  # the data
                        std=round(float(values.std()), 4) if len(values) > 1 else np.nan)
         elif len(values) and pd.api.types.is_datetime64_any_dtype(s):
             row.update(min=str(values.min()), max=str(values.max()))
-        if row['kind'] not in ('continuous',) and not pd.api.types.is_datetime64_any_dtype(s):
+        if row['kind'] != 'continuous' and not pd.api.types.is_datetime64_any_dtype(s):
             row['top'] = _top_values(s)
         rows[col] = row
     columns = ['kind', 'dtype', 'missing', 'missing_pct', 'distinct', 'min', 'max', 'mean', 'std', 'top']
@@ -1945,9 +1945,9 @@ def column_report(df: pd.DataFrame,  # the data, target included
     kind = problem.kind_of(column)
     with _style():
         fig, (left, right) = _figure(2, ncols=2, width=4.8, height=3.4)
-        if kind in _PLOTTED_KINDS or kind == 'target':
-            _plot_distribution(left, df[column], 'categorical' if kind == 'target' and problem.is_classification
-                               else 'continuous' if kind == 'target' else kind)
+        shown_as = ('categorical' if problem.is_classification else 'continuous') if kind == 'target' else kind
+        if shown_as in _PLOTTED_KINDS:
+            _plot_distribution(left, df[column], shown_as)
         else:
             left.text(0.5, 0.5, f'{kind} column: no distribution plot', ha='center', va='center')
             left.set_axis_off()
