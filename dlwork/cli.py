@@ -13,24 +13,35 @@ from pathlib import Path
 import dlwork
 
 # %% ../nbs/90_cli.ipynb #e825ddfa
-def _explore(args) -> int:
-    "Run `dlwork explore`."
-    from dlwork.problem import Problem, explore, load_data, load_example
+def _load(args) -> tuple:
+    "(data, target, run name) from a data source or a built-in example."
+    from dlwork.problem import load_data, load_example
     if (args.source is None) == (args.example is None):
         raise ValueError('give either a data source (a file or a folder of images) or --example NAME, not both or neither')
     if args.example is not None:
         example = load_example(args.example)
-        data, target, name = example.data, args.target or example.target, args.example
-    else:
-        if args.target is None:
-            raise ValueError('give the column to predict with --target COLUMN')
-        source = Path(args.source)
-        data = load_data(source, time=args.time, text=args.text)
-        target, name = args.target, source.stem if source.is_file() else source.name
-    other = load_data(args.other, time=args.time, text=args.text) if args.other else None
+        return example.data, args.target or example.target, args.example
+    if args.target is None:
+        raise ValueError('give the column to predict with --target COLUMN')
+    source = Path(args.source)
+    data = load_data(source, time=args.time, text=args.text)
+    return data, args.target, source.stem if source.is_file() else source.name
+
+
+def _problem(args, data, target):
+    "Infer the problem, with the overrides given on the command line."
+    from dlwork.problem import Problem
     overrides = {k: v for k, v in dict(task=args.task, modality=args.modality, time=args.time,
                                        text=[args.text] if args.text else None).items() if v is not None}
-    problem = Problem.infer(data, target, **overrides)
+    return Problem.infer(data, target, **overrides)
+
+
+def _explore(args) -> int:
+    "Run `dlwork explore`."
+    from dlwork.problem import explore, load_data
+    data, target, name = _load(args)
+    other = load_data(args.other, time=args.time, text=args.text) if args.other else None
+    problem = _problem(args, data, target)
     eda = explore(data, problem, other=other)
     run = Path(args.out) if args.out else Path('runs') / (args.name or name)
     problem.to_json(run / 'problem.json')
@@ -42,6 +53,34 @@ def _explore(args) -> int:
             print(f'  [{row.severity}] {row.message}')
         print(f'\nwrote {run / "problem.json"}\nwrote {run / "eda"}/ (report.html, report.md, '
               f'{len(eda.figures)} figures, {len(eda.tables) + 1} tables)')
+    return 0
+
+
+def _prepare(args) -> int:
+    "Run `dlwork prepare`."
+    import warnings
+    with warnings.catch_warnings():  # fastai 2.8.7 calls torch.jit.script, deprecated in torch 2.14, when imported
+        warnings.filterwarnings('ignore', message='.*torch.jit.script.*', category=FutureWarning)
+        from dlwork.prep import prepare
+    from dlwork.problem import Problem
+    data, target, name = _load(args)
+    run = Path(args.out) if args.out else Path('runs') / (args.name or name)
+    saved = run / 'problem.json'
+    fresh = args.target or args.task or args.modality or args.time or args.text
+    problem = Problem.load(saved) if saved.exists() and not fresh else _problem(args, data, target)
+    options = {k: v for k, v in dict(split=args.split, valid=args.valid, test=args.test, seed=args.seed,
+                                     groups=args.groups, outliers=args.outliers, scale=args.scale,
+                                     window=args.window, horizon=args.horizon, size=args.size).items() if v is not None}
+    if args.scale == 'none':
+        options['scale'] = None
+    if args.augment is not None:
+        options['augment'] = args.augment == 'on'
+    prepared = prepare(problem, data, allow_leaks=args.allow_leaks, **options)
+    problem.to_json(saved)
+    prepared.save(run / 'prep')
+    if not args.quiet:
+        print(prepared.summary())
+        print(f'wrote {run / "prep"}/ (recipe.json, steps.json, summary.md, splits.csv)')
     return 0
 
 
@@ -75,6 +114,34 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument('--name', help='the run name (default: the example name or the file name)')
     explore.add_argument('--quiet', action='store_true', help='print nothing but errors')
     explore.set_defaults(run=_explore)
+
+    prep = commands.add_parser('prepare', help='clean, split, encode and scale the data; save the recipe',
+                               description='Prepare the data for training: clean, split (test rows first), encode, '
+                               'scale, check the splits for leaks, and write the JSON recipe, the steps, a summary and '
+                               'the split of each row to RUN/prep/. Uses RUN/problem.json when `explore` wrote one.')
+    prep.add_argument('source', nargs='?', help='a table or a folder with one sub-folder of images per class')
+    prep.add_argument('--example', help='a built-in example instead of SOURCE (see `dlwork examples`)')
+    prep.add_argument('--target', help='the column to predict (re-infers the problem)')
+    prep.add_argument('--task', help='force the task (re-infers the problem)')
+    prep.add_argument('--modality', help='force the modality (re-infers the problem)')
+    prep.add_argument('--time', help='for sequences: the column that orders the rows')
+    prep.add_argument('--text', help='for text: the column holding the text')
+    prep.add_argument('--split', help="random, stratified, group, time, or a column of train/valid/test labels")
+    prep.add_argument('--valid', type=float, help='fraction for validation (default 0.15)')
+    prep.add_argument('--test', type=float, help='fraction held out for the final evaluation (default 0.15)')
+    prep.add_argument('--seed', type=int, help='seed of the split (default 42)')
+    prep.add_argument('--groups', help='column whose groups must not cross splits')
+    prep.add_argument('--outliers', choices=['clip', 'drop'], help='clip outliers, or drop training rows with them')
+    prep.add_argument('--scale', choices=['zscore', 'minmax', 'none'], help='scaling of numbers (default zscore)')
+    prep.add_argument('--augment', choices=['on', 'off'], help='augment training batches (default: images only)')
+    prep.add_argument('--size', type=int, help='images: side after resizing (default: the commonest size)')
+    prep.add_argument('--window', type=int, help='sequences: input steps (default 30)')
+    prep.add_argument('--horizon', type=int, help='sequences: steps ahead to forecast (default 1)')
+    prep.add_argument('--allow-leaks', action='store_true', help='warn about leaks between splits instead of stopping')
+    prep.add_argument('--out', help='the run directory (default: runs/NAME)')
+    prep.add_argument('--name', help='the run name (default: the example name or the file name)')
+    prep.add_argument('--quiet', action='store_true', help='print nothing but errors')
+    prep.set_defaults(run=_prepare)
 
     examples = commands.add_parser('examples', help='list the built-in example data sets',
                                    description='List the built-in example data sets.')

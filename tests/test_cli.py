@@ -114,3 +114,61 @@ def test_a_failed_run_leaves_an_earlier_report_untouched(dlwork, tmp_path):
     before = _digests(tmp_path / 'run')
     assert dlwork('explore', 'p.csv', '--target', 'nothing', '--out', 'run').returncode == 2
     assert _digests(tmp_path / 'run') == before
+
+
+def test_prepare_uses_the_explored_problem_and_writes_the_preparation(dlwork, tmp_path):
+    assert dlwork('explore', '--example', 'penguins', '--quiet').returncode == 0
+    run = tmp_path / 'runs' / 'penguins'
+    problem = json.loads((run / 'problem.json').read_text())
+    problem['columns']['categorical'].remove('sex')           # a decision edited by hand after exploring ...
+    problem['columns']['ignored'] = ['sex']
+    (run / 'problem.json').write_text(json.dumps(problem))
+    done = dlwork('prepare', '--example', 'penguins', '--outliers', 'clip')
+    assert done.returncode == 0, done.stderr
+    assert 'split integrity' in done.stdout and 'wrote runs/penguins/prep/' in done.stdout
+    recipe = json.loads((run / 'prep' / 'recipe.json').read_text())
+    assert recipe['inputs'] == ['island', 'bill_length_mm', 'bill_depth_mm', 'flipper_length_mm', 'body_mass_g']  # ... is kept
+    assert [s['name'] for s in recipe['steps']] == ['invalid', 'onehot', 'clip', 'impute', 'categorify', 'zscore']
+    splits = pd.read_csv(run / 'prep' / 'splits.csv', index_col=0)['split'].value_counts().to_dict()
+    assert splits == {'train': 240, 'valid': 52, 'test': 52}
+
+
+def test_prepare_an_image_folder_skips_and_lists_a_broken_file(dlwork, tmp_path):
+    digits = load_example('digits').data
+    for i, (image, label) in enumerate(zip(digits['image'][:60], digits['label'][:60])):
+        (tmp_path / 'imgs' / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * 16).clip(0, 255).astype(np.uint8)).save(tmp_path / 'imgs' / str(label) / f'{i}.png')
+    (tmp_path / 'imgs' / '4' / 'broken.png').write_bytes(b'not a png')
+    done = dlwork('prepare', 'imgs', '--target', 'label', '--augment', 'off')
+    assert 'Warning' not in done.stderr
+    assert done.returncode == 0, done.stderr
+    steps = json.loads((tmp_path / 'runs' / 'imgs' / 'prep' / 'steps.json').read_text())
+    assert steps[0]['step'] == 'unreadable images' and steps[0]['files'][0].endswith('broken.png')
+    assert not any(s['step'] == 'augmentation' for s in steps)
+
+
+def test_prepare_stops_on_a_leak_and_keeps_the_earlier_preparation(dlwork, tmp_path):
+    data = load_example('penguins').data.dropna().sample(120, random_state=0).reset_index(drop=True)
+    data['fold'] = np.where(np.arange(len(data)) % 5 == 0, 'valid', np.where(np.arange(len(data)) % 5 == 1, 'test', 'train'))
+    data.to_csv(tmp_path / 'p.csv', index=False)
+    assert dlwork('prepare', 'p.csv', '--target', 'species', '--split', 'fold', '--out', 'run').returncode == 0
+    before = _digests(tmp_path / 'run')
+    copy = data.iloc[[2]].assign(fold='test', species='Chinstrap')   # training row 2 again in test, labelled otherwise
+    pd.concat([data, copy]).to_csv(tmp_path / 'p.csv', index=False)
+    done = dlwork('prepare', 'p.csv', '--target', 'species', '--split', 'fold', '--out', 'run', '--quiet')
+    assert done.returncode == 2
+    assert 'duplicates: 1 feature vectors appear in more than one split' in done.stderr
+    assert 'Traceback' not in done.stderr
+    assert _digests(tmp_path / 'run') == before
+    done = dlwork('prepare', 'p.csv', '--target', 'species', '--split', 'fold', '--out', 'run', '--allow-leaks', '--quiet')
+    assert done.returncode == 0, done.stderr
+    assert 'LEAKS ALLOWED' in (tmp_path / 'run' / 'prep' / 'summary.md').read_text()
+
+
+def test_prepare_bad_input_gets_a_clear_error(dlwork, tmp_path):
+    load_example('penguins').data.to_csv(tmp_path / 'p.csv', index=False)
+    done = dlwork('prepare', 'p.csv', '--target', 'species', '--split', 'folds')
+    assert done.returncode == 2 and "split method 'folds' is not one of" in done.stderr
+    done = dlwork('prepare', 'p.csv', '--target', 'species', '--valid', '0.6', '--test', '0.5')
+    assert done.returncode == 2 and 'valid + test < 1' in done.stderr
+    assert dlwork('prepare', '--example', 'seaice', '--window', '20000').returncode == 2

@@ -19,6 +19,12 @@ def test_importing_dlwork_is_light():
     assert not heavy & _imported_after('import dlwork.problem')
 
 
+def test_the_recipe_replays_without_fastai_or_torch():
+    "The deployed predictor carries `dlwork.recipe`: it must not pull in the training stack."
+    heavy = {'torch', 'fastai', 'fastcore', 'matplotlib', 'seaborn', 'sklearn', 'ipywidgets', 'scipy'}
+    assert not heavy & _imported_after('import dlwork.recipe')
+
+
 def test_readme_is_generated_from_the_index_notebook():
     done = subprocess.run([sys.executable, str(ROOT / 'tools' / 'make_readme.py'), '--check'], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -56,7 +62,8 @@ def test_the_wheel_carries_the_example_data(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for f in ['dlwork/data/penguins.csv', 'dlwork/data/seaice.csv', 'dlwork/data/README.md',
               'dlwork/data/sentiment/yelp_labelled.txt', 'dlwork/data/sentiment/amazon_cells_labelled.txt',
-              'dlwork/data/sentiment/readme.txt', 'dlwork/problem.py', 'dlwork/cli.py']:
+              'dlwork/data/sentiment/readme.txt', 'dlwork/problem.py', 'dlwork/cli.py',
+              'dlwork/prep.py', 'dlwork/recipe.py']:
         assert f in names, f
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith('entry_points.txt'))).decode()
     assert 'dlwork = dlwork.cli:main' in entry_points
