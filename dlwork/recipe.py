@@ -15,8 +15,8 @@ import pandas as pd
 from .problem import _atomic_write, _check_columns, _list_names
 
 # %% auto #0
-__all__ = ['RECIPE_VERSION', 'BOS', 'UNK', 'PAD', 'UP', 'MAJ', 'TABULAR_STEPS', 'TextTokenizer', 'read_image', 'image_pixels',
-           'regularize_series', 'pad_tokens', 'Recipe']
+__all__ = ['RECIPE_VERSION', 'BOS', 'UNK', 'PAD', 'UP', 'MAJ', 'DATE_PARTS', 'TABULAR_STEPS', 'TextTokenizer', 'read_image',
+           'image_pixels', 'regularize_series', 'pad_tokens', 'Recipe']
 
 # %% ../nbs/91_recipe.ipynb #359249d2
 RECIPE_VERSION = 1
@@ -128,8 +128,32 @@ def regularize_series(df: pd.DataFrame,  # raw rows: a time column and the serie
     return s, {c: int(missing[c]) for c in columns if missing[c]}
 
 # %% ../nbs/91_recipe.ipynb #9ab8ebe7
+DATE_PARTS = ('Year', 'Month', 'Week', 'Day', 'Dayofweek', 'Dayofyear', 'Is_month_end', 'Is_month_start',
+              'Is_quarter_end', 'Is_quarter_start', 'Is_year_end', 'Is_year_start', 'Elapsed')
+
+
+def _dateparts_step(df: pd.DataFrame, step: dict) -> dict:
+    "Replace each date column by numeric parts (year, month, …, flags as 0/1, seconds since 1970); unparsable dates become missing."
+    changed = {}
+    for col in step['columns']:
+        raw = df[col]
+        when = pd.to_datetime(raw, errors='coerce', utc=getattr(raw.dtype, 'tz', None) is not None)
+        if getattr(when.dt, 'tz', None) is not None:
+            when = when.dt.tz_convert(None)
+        changed[col] = int((when.isna() & raw.notna()).sum())
+        for part in DATE_PARTS:
+            if part == 'Elapsed':
+                values = (when - pd.Timestamp('1970-01-01')).dt.total_seconds()
+            elif part == 'Week':
+                values = when.dt.isocalendar().week.astype('float64')
+            else:
+                values = getattr(when.dt, part.lower())
+            df[f'{col}_{part}'] = pd.Series(values, index=df.index).astype('float64')
+    return {k: v for k, v in changed.items() if v}
+
+
 def _invalid_step(df: pd.DataFrame, step: dict) -> dict:
-    "Numbers stored as text, ±inf and values breaking a declared rule become missing; returns cells changed per column."
+    "Numbers stored as text, ±inf and values breaking a declared rule become missing; categories become text. Returns cells changed per column."
     changed = {}
     for col in step['numeric']:
         before = df[col].isna()
@@ -148,6 +172,8 @@ def _invalid_step(df: pd.DataFrame, step: dict) -> dict:
             bad |= pd.to_numeric(df[col], errors='coerce') > rule['max']
         df[col] = df[col].mask(bad)
         changed[col] = changed.get(col, 0) + int((df[col].isna() & ~before).sum())
+    for col in step.get('text', []):
+        df[col] = df[col].map(lambda v: v if isinstance(v, str) or pd.isna(v) else str(v)).astype(object)
     return {k: v for k, v in changed.items() if v}
 
 
@@ -216,7 +242,7 @@ def _minmax_step(df: pd.DataFrame, step: dict) -> dict:
     return {}
 
 
-TABULAR_STEPS = {'invalid': _invalid_step, 'onehot': _onehot_step, 'impute': _impute_step, 'clip': _clip_step,
+TABULAR_STEPS = {'dateparts': _dateparts_step, 'invalid': _invalid_step, 'onehot': _onehot_step, 'impute': _impute_step, 'clip': _clip_step,
                  'categorify': _categorify_step, 'zscore': _zscore_step, 'minmax': _minmax_step}
 
 # %% ../nbs/91_recipe.ipynb #1b645c93
