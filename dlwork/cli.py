@@ -92,6 +92,25 @@ def _examples(args) -> int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #a7f0aafa
+def _data_arguments(parser, reinfer: str):
+    "The arguments that say which data and which problem: a source or an example, and problem overrides."
+    parser.add_argument('source', nargs='?', help='a table (.csv, .tsv, .parquet, .json, .jsonl, .feather) or a folder '
+                        'with one sub-folder of images per class')
+    parser.add_argument('--example', help='a built-in example instead of SOURCE (see `dlwork examples`)')
+    parser.add_argument('--target', help='the column to predict (default for examples: their usual target)' + reinfer)
+    parser.add_argument('--task', help='force the task: binary, multiclass, multilabel or regression' + reinfer)
+    parser.add_argument('--modality', help='force the modality: tabular, image, text or sequence' + reinfer)
+    parser.add_argument('--time', help='for sequences: the column that orders the rows' + reinfer)
+    parser.add_argument('--text', help='for text: the column holding the text' + reinfer)
+
+
+def _run_arguments(parser):
+    "The arguments that say where the run goes and how much to print."
+    parser.add_argument('--out', help='the run directory (default: runs/NAME)')
+    parser.add_argument('--name', help='the run name (default: the example name or the file name)')
+    parser.add_argument('--quiet', action='store_true', help='print nothing but errors')
+
+
 def build_parser() -> argparse.ArgumentParser:
     "The argument parser of the `dlwork` command, one sub-parser per subcommand."
     parser = argparse.ArgumentParser(prog='dlwork', description='dlwork: a deep-learning project from problem to deployment.')
@@ -101,31 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     explore = commands.add_parser('explore', help='infer the problem and write an exploratory data analysis report',
                                   description='Infer the problem from the data, explore it, check its quality, and write '
                                   'problem.json and an EDA report (HTML, Markdown, PNG plots, CSV tables) to a run directory.')
-    explore.add_argument('source', nargs='?', help='a table (.csv, .tsv, .parquet, .json, .jsonl, .feather) or a folder '
-                         'with one sub-folder of images per class')
-    explore.add_argument('--example', help='a built-in example instead of SOURCE (see `dlwork examples`)')
-    explore.add_argument('--target', help='the column to predict (default for examples: their usual target)')
-    explore.add_argument('--task', help='force the task: binary, multiclass, multilabel or regression')
-    explore.add_argument('--modality', help='force the modality: tabular, image, text or sequence')
-    explore.add_argument('--time', help='for sequences: the column that orders the rows')
-    explore.add_argument('--text', help='for text: the column holding the text')
+    _data_arguments(explore, '')
     explore.add_argument('--other', help='a second table to compare against (distribution shift)')
-    explore.add_argument('--out', help='the run directory (default: runs/NAME)')
-    explore.add_argument('--name', help='the run name (default: the example name or the file name)')
-    explore.add_argument('--quiet', action='store_true', help='print nothing but errors')
+    _run_arguments(explore)
     explore.set_defaults(run=_explore)
 
     prep = commands.add_parser('prepare', help='clean, split, encode and scale the data; save the recipe',
                                description='Prepare the data for training: clean, split (test rows first), encode, '
                                'scale, check the splits for leaks, and write the JSON recipe, the steps, a summary and '
                                'the split of each row to RUN/prep/. Uses RUN/problem.json when `explore` wrote one.')
-    prep.add_argument('source', nargs='?', help='a table or a folder with one sub-folder of images per class')
-    prep.add_argument('--example', help='a built-in example instead of SOURCE (see `dlwork examples`)')
-    prep.add_argument('--target', help='the column to predict (re-infers the problem)')
-    prep.add_argument('--task', help='force the task (re-infers the problem)')
-    prep.add_argument('--modality', help='force the modality (re-infers the problem)')
-    prep.add_argument('--time', help='for sequences: the column that orders the rows')
-    prep.add_argument('--text', help='for text: the column holding the text')
+    _data_arguments(prep, ' (re-infers the problem instead of reading RUN/problem.json)')
     prep.add_argument('--split', help="random, stratified, group, time, or a column of train/valid/test labels")
     prep.add_argument('--valid', type=float, help='fraction for validation (default 0.15)')
     prep.add_argument('--test', type=float, help='fraction held out for the final evaluation (default 0.15)')
@@ -138,9 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument('--window', type=int, help='sequences: input steps (default 30)')
     prep.add_argument('--horizon', type=int, help='sequences: steps ahead to forecast (default 1)')
     prep.add_argument('--allow-leaks', action='store_true', help='warn about leaks between splits instead of stopping')
-    prep.add_argument('--out', help='the run directory (default: runs/NAME)')
-    prep.add_argument('--name', help='the run name (default: the example name or the file name)')
-    prep.add_argument('--quiet', action='store_true', help='print nothing but errors')
+    _run_arguments(prep)
     prep.set_defaults(run=_prepare)
 
     examples = commands.add_parser('examples', help='list the built-in example data sets',
