@@ -886,7 +886,7 @@ def _build_image(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict)
     _training_only(dls, augs)  # fastai's affine transforms resample valid images too (as an identity); not here
     test_dl = dls.test_dl(frame.iloc[splits.test].reset_index(drop=True), with_labels=True)
     state = {'inputs': [col], 'size': list(size), 'mode': mode, 'mean': mean, 'std': std, 'resize': 'squish/bilinear'}
-    keys = df[col].map(_digest)
+    keys = opts['keys'] if 'keys' in opts else df[col].map(_digest)  # pixel digests, computed once in `prepare`
     return dict(dls=dls, test_dl=test_dl, state=state, fitted=None, refit=None,
                 keys=keys, changes={}, test_changes={})
 
@@ -951,16 +951,20 @@ class _WindowTarget:
         return TensorBase(torch.from_numpy(self.values[int(t):int(t) + self.horizon]))
 
 
-def infer_freq(times: pd.Series,  # time stamps
-              ) -> str | None:  # a pandas frequency such as 'D', or None for numeric steps
-    "The most common step between consecutive time stamps, as a pandas frequency."
+def infer_freq(times: pd.Series,  # time stamps: datetimes or numbers
+              ) -> str | float | None:  # a pandas frequency such as 'D', a numeric step, or None (neither)
+    "The most common step between consecutive time stamps: a pandas frequency for datetimes, a number for numbers."
     t = pd.Series(times).dropna()
-    if not pd.api.types.is_datetime64_any_dtype(t):
+    is_date = pd.api.types.is_datetime64_any_dtype(t)
+    if not is_date and not pd.api.types.is_numeric_dtype(t):
         return None
     steps = t.sort_values().drop_duplicates().diff().dropna()
     if steps.empty:
         raise ValueError("a time series needs at least two distinct time stamps")
-    return pd.tseries.frequencies.to_offset(steps.mode().iloc[0]).freqstr
+    step = steps.mode().iloc[0]
+    if is_date:
+        return pd.tseries.frequencies.to_offset(step).freqstr
+    return int(step) if float(step).is_integer() else float(step)
 
 
 def _build_sequence(problem: Problem, df: pd.DataFrame, opts: dict) -> dict:
@@ -1256,7 +1260,7 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
         built = _build_tabular(problem, df, splits, opts)
         _tabular_steps(steps, built, opts, problem)
     elif problem.modality == 'image':
-        built = _build_image(problem, df, splits, opts)
+        built = _build_image(problem, df, splits, dict(opts, keys=keys))
         s = built['state']
         _step(steps, 'images', f"{s['mode']} images resized to {s['size'][0]}×{s['size'][1]} (squish, bilinear), "
               f"normalised with training mean {np.round(s['mean'], 3).tolist()} and std {np.round(s['std'], 3).tolist()}",

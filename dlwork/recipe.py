@@ -103,9 +103,9 @@ def image_pixels(value,  # anything `read_image` reads
 def regularize_series(df: pd.DataFrame,  # raw rows: a time column and the series
                       time: str,  # the column that orders the rows
                       columns: list,  # the series columns
-                      freq: str | None = None,  # pandas frequency to resample to ('D', 'h', …), or None to keep the steps
+                      freq: str | float | None = None,  # pandas frequency ('D', 'h', …), a numeric step for numeric time, or None to keep the steps
                      ) -> tuple:  # (frame indexed by time, {column: values filled by interpolation})
-    "Order rows by time, average repeated time stamps, resample to `freq` and fill gaps by time interpolation."
+    "Order rows by time, average repeated time stamps, put them on a regular grid of step `freq` and fill gaps by interpolation."
     _check_columns(df, [time, *columns])
     s = df[[time, *columns]].copy()
     for c in columns:
@@ -116,7 +116,12 @@ def regularize_series(df: pd.DataFrame,  # raw rows: a time column and the serie
     except TypeError as e:
         raise ValueError(f"time column {time!r} cannot be sorted: it mixes values that do not compare ({e})") from e
     s = s.groupby(time, sort=True).mean()
-    if freq is not None:
+    if isinstance(freq, (int, float)) and not isinstance(freq, bool):
+        if not np.issubdtype(s.index.dtype, np.number):
+            raise ValueError(f"time column {time!r} holds {s.index.dtype} values; a numeric step of {freq} needs numbers")
+        grid = s.index.min() + freq * np.arange(int(round((s.index.max() - s.index.min()) / freq)) + 1)
+        s = s.reindex(grid)
+    elif freq is not None:
         if not isinstance(s.index, pd.DatetimeIndex):
             raise ValueError(f"time column {time!r} holds {s.index.dtype} values; resampling to {freq!r} needs datetimes")
         s = s.resample(freq).mean()
