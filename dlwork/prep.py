@@ -15,17 +15,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from fastai.data.block import CategoryBlock, DataBlock, MultiCategoryBlock, RegressionBlock
+from fastai.data.block import CategoryBlock, DataBlock, MultiCategoryBlock, RegressionBlock, TransformBlock
 from fastai.data.core import DataLoaders, Datasets
-from fastai.data.transforms import ColReader, IndexSplitter, Normalize
-from fastai.tabular.core import Categorify, ReadTabBatch, Tabular, TabularPandas, TabularProc
-from fastai.tabular.data import TabularDataLoaders  # registers TabularPandas' DataLoaders type (its test_dl)
+from fastai.data.transforms import ColReader, IndexSplitter, IntToFloatTensor, Normalize
+from fastai.tabular.core import Categorify, Tabular, TabularPandas, TabularProc
+from fastai.tabular.data import TabularDataLoaders  # noqa: F401 (registers the DataLoaders type of TabularPandas, with its test_dl)
 from fastai.text.core import tokenize_df
 from fastai.text.data import TextBlock, make_vocab
-from fastai.torch_core import TensorBase
+from fastai.torch_core import TensorBase, TensorImage, default_device
 from fastai.vision.augment import Resize, aug_transforms
 from fastai.vision.core import PILImage, PILImageBW
-from fastai.vision.data import ImageBlock
 from fasttransform import ItemTransform, Transform
 
 from .problem import (Problem, _atomic_write, _check_columns, _check_not_empty, _list_names, _markdown_table,
@@ -608,7 +607,7 @@ class SeriesShift(Transform):
         out = x.clone()
         steps = x.shape[1]
         for i, s in enumerate(torch.randint(-self.max_shift, self.max_shift + 1, (x.shape[0],)).tolist()):
-            idx = (torch.arange(steps) - s).clamp(0, steps - 1)
+            idx = (torch.arange(steps, device=x.device) - s).clamp(0, steps - 1)
             out[i] = x[i, idx]
         return out
 
@@ -631,7 +630,7 @@ class WordDropout(Transform):
     def encodes(self, x: _text_tensor_type()):
         if len(x) < 3:
             return x
-        keep = torch.rand(len(x)) >= self.p
+        keep = torch.rand(len(x), device=x.device) >= self.p
         keep[0] = True
         return x[keep]
 
@@ -670,7 +669,7 @@ class TabularNoise(ItemTransform):
         cats, conts, *rest = batch
         if self.positions:
             conts = conts.clone()
-            conts[:, self.positions] += torch.randn(len(conts), len(self.positions)) * self.std
+            conts[:, self.positions] += torch.randn(len(conts), len(self.positions), device=conts.device) * self.std
         return (cats, conts, *rest)
 
 # %% ../nbs/01_prep.ipynb #a11f3107
@@ -791,7 +790,8 @@ def _build_tabular(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dic
     procs, cat_names = _tabular_procs(problem, opts)
     to = TabularPandas(frame.iloc[tv], procs=procs, cat_names=cat_names, cont_names=_tabular_conts(problem),
                        y_names=problem.targets, y_block=_y_block(problem),
-                       splits=(list(range(n_train)), list(range(n_train, len(tv)))), reduce_memory=False)
+                       splits=(list(range(n_train)), list(range(n_train, len(tv)))), reduce_memory=False,
+                       device=default_device())  # ReadTabBatch moves batches to the TabularPandas' device
     changes = {type(p).__name__: dict(getattr(p, 'changed_', {})) for p in procs}
     dls = to.dataloaders(bs=opts['bs'], num_workers=opts['num_workers'])
     aug = opts['augment']
@@ -816,6 +816,18 @@ def _build_tabular(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dic
                 refit={s['name']: s for s in refit}, keys=keys, changes=changes, test_changes=test_changes)
 
 # %% ../nbs/01_prep.ipynb #11385e75
+class _IntToFloat(IntToFloatTensor):
+    "fastai's `IntToFloatTensor`, dividing by a one-element tensor: PyTorch on a GPU turns division by a Python number into multiplication by its reciprocal, one rounding away from the CPU (and the recipe)."
+
+    def encodes(self, o: TensorImage):
+        return o.float() / torch.tensor([self.div], dtype=torch.float32, device=o.device)
+
+
+def _image_block(mode: str) -> TransformBlock:
+    "fastai's `ImageBlock` for grey ('L') or colour images, with `_IntToFloat`."
+    return TransformBlock(type_tfms=(PILImageBW if mode == 'L' else PILImage).create, batch_tfms=_IntToFloat)
+
+
 class _ImageReader:
     "Read the image in `column` of a row as a fastai image of the given mode (a picklable `get_x`)."
 
@@ -877,7 +889,7 @@ def _build_image(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict)
     tv = frame.iloc[np.concatenate([splits.train, splits.valid])].reset_index(drop=True)
     get_y = ColReader(problem.targets if problem.task == 'multilabel' else problem.target)
     augs = _image_augmentations(opts['augment'], size)
-    block = DataBlock(blocks=(ImageBlock(cls=PILImageBW if mode == 'L' else PILImage), _y_block(problem)),
+    block = DataBlock(blocks=(_image_block(mode), _y_block(problem)),
                       get_x=_ImageReader(col, mode), get_y=get_y,
                       splitter=IndexSplitter(list(range(len(splits.train), len(tv)))),
                       item_tfms=Resize(size, method='squish'),
@@ -1377,7 +1389,7 @@ def _tabular_steps(steps: list, built: dict, opts: dict, problem: Problem):
           cells=ch['Impute'], test_cells=tch['Impute'], fill=imp['fill'])
     vocab = fitted['categorify']['vocab']
     if vocab:
-        _step(steps, 'categories', f"integer codes for embeddings: " + ', '.join(f"{c} ({len(v)} + #na#)" for c, v in vocab.items())
+        _step(steps, 'categories', "integer codes for embeddings: " + ', '.join(f"{c} ({len(v)} + #na#)" for c, v in vocab.items())
               + "; unseen categories map to #na# (0)", 'more categories than one-hot suits: an embedding each',
               columns=list(vocab))
     for name in ('zscore', 'minmax'):
