@@ -21,14 +21,14 @@ from fastai.data.transforms import ColReader, IndexSplitter, IntToFloatTensor, N
 from fastai.tabular.core import Categorify, Tabular, TabularPandas, TabularProc
 from fastai.tabular.data import TabularDataLoaders  # noqa: F401 (registers the DataLoaders type of TabularPandas, with its test_dl)
 from fastai.text.core import tokenize_df
-from fastai.text.data import TextBlock, make_vocab
+from fastai.text.data import TensorText, TextBlock, make_vocab
 from fastai.torch_core import TensorBase, TensorImage, default_device
 from fastai.vision.augment import Resize, aug_transforms
 from fastai.vision.core import PILImage, PILImageBW
 from fasttransform import ItemTransform, Transform
 
-from .problem import (Problem, _atomic_write, _check_columns, _check_not_empty, _list_names, _markdown_table,
-                            _py)
+from .problem import (Problem, _atomic_write, _check_choice, _check_columns, _check_not_empty, _list_names,
+                            _markdown_table, _py)
 from .recipe import (DATE_PARTS, RECIPE_VERSION, TextTokenizer, _clip_step, _dateparts_step, _impute_step,
                            _invalid_step, _minmax_step, _onehot_step, _zscore_step, image_pixels, read_image,
                            regularize_series)
@@ -148,8 +148,7 @@ class Impute(TabularProc):
                  indicator: bool = True,  # add a True/False `<column>_na` category where training had gaps
                  categorical: list = (),  # categorical columns: only counted; `Categorify` gives them the `#na#` category
                 ):
-        if strategy not in FILL_STRATEGIES:
-            raise ValueError(f"fill strategy {strategy!r} is not one of {FILL_STRATEGIES}")
+        _check_choice(strategy, FILL_STRATEGIES, 'fill strategy')
         self.columns, self.strategy, self.value, self.indicator = list(columns), strategy, float(value), indicator
         self.categorical, self.fill_, self.indicators_, self.changed_ = list(categorical), {}, {}, {}
 
@@ -186,8 +185,7 @@ def outlier_bounds(df: pd.DataFrame,  # rows to fit on: the training split
                    factor: float | None = None,  # 1.5 for 'iqr', 3 for 'zscore' by default
                   ) -> dict:  # {column: [low, high]}; columns with no spread are left out
     "Bounds outside which a value counts as an outlier, fitted on `df`."
-    if method not in OUTLIER_METHODS:
-        raise ValueError(f"outlier method {method!r} is not one of {OUTLIER_METHODS}")
+    _check_choice(method, OUTLIER_METHODS, 'outlier method')
     factor = (1.5 if method == 'iqr' else 3.0) if factor is None else float(factor)
     bounds = {}
     for col in columns:
@@ -213,7 +211,7 @@ class Outliers(TabularProc):
                  method: str = 'iqr',  # 'iqr' or 'zscore'
                  factor: float | None = None,  # 1.5 (IQR) or 3 (z-score) by default
                 ):
-        outlier_bounds(pd.DataFrame(), [], method)
+        _check_choice(method, OUTLIER_METHODS, 'outlier method')
         self.columns, self.method, self.factor, self.bounds_, self.changed_ = list(columns), method, factor, {}, {}
 
     def setups(self, to):
@@ -393,8 +391,7 @@ def split_rows(data: pd.DataFrame,  # the rows to split (target included)
     "Split rows into train, valid and test; the test rows are chosen first. Stratified for classification by default."
     _check_not_empty(data)
     method = method or _default_split(problem, groups)
-    if method not in SPLIT_METHODS:
-        raise ValueError(f"split method {method!r} is not one of {SPLIT_METHODS}")
+    _check_choice(method, SPLIT_METHODS, 'split method')
     if not (0 <= valid < 1 and 0 < test < 1 and valid + test < 1):
         raise ValueError(f"valid ({valid}) and test ({test}) must be fractions with valid + test < 1 and test > 0")
     n = len(data)
@@ -612,11 +609,6 @@ class SeriesShift(Transform):
         return out
 
 # %% ../nbs/01_prep.ipynb #7cea1a43
-def _text_tensor_type():
-    from fastai.text.data import TensorText
-    return TensorText
-
-
 class WordDropout(Transform):
     "Drop each word of a training text with probability `p` (never the `xxbos` marker)."
     split_idx, order = 0, 5
@@ -627,7 +619,7 @@ class WordDropout(Transform):
         super().__init__()
         self.p = p
 
-    def encodes(self, x: _text_tensor_type()):
+    def encodes(self, x: TensorText):
         if len(x) < 3:
             return x
         keep = torch.rand(len(x), device=x.device) >= self.p
@@ -645,7 +637,7 @@ class WordSwap(Transform):
         super().__init__()
         self.n = n
 
-    def encodes(self, x: _text_tensor_type()):
+    def encodes(self, x: TensorText):
         if len(x) < 4:
             return x
         x = x.clone()
@@ -702,7 +694,7 @@ def augment_settings(modality: str,  # 'tabular', 'image', 'text' or 'sequence'
     return settings
 
 
-def _image_augmentations(settings: dict | None, size: tuple) -> list:
+def _image_augmentations(settings: dict | None) -> list:
     if settings is None:
         return []
     tfms = aug_transforms(do_flip=bool(settings['flip']), max_rotate=settings['rotate'], max_zoom=settings['zoom'],
@@ -888,7 +880,7 @@ def _build_image(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict)
     mean, std = image_stats_for(train[col], size, mode)
     tv = frame.iloc[np.concatenate([splits.train, splits.valid])].reset_index(drop=True)
     get_y = ColReader(problem.targets if problem.task == 'multilabel' else problem.target)
-    augs = _image_augmentations(opts['augment'], size)
+    augs = _image_augmentations(opts['augment'])
     block = DataBlock(blocks=(_image_block(mode), _y_block(problem)),
                       get_x=_ImageReader(col, mode), get_y=get_y,
                       splitter=IndexSplitter(list(range(len(splits.train), len(tv)))),
@@ -937,9 +929,9 @@ def _build_text(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict) 
     test_dl = dls.test_dl(test, rm_type_tfms=0, with_labels=True)
     state = {'inputs': [col], 'tokenizer': 'dlwork.TextTokenizer', 'mark_case': tokenizer.mark_case, 'vocab': vocab,
              'seq_len': opts['seq_len'], 'pad': 'first, in chunks of seq_len'}
-    refit = text_vocab(frame[col].iloc[splits.train], tokenizer, opts['min_freq'], opts['max_vocab'])
     keys = frame[col].map(lambda t: ' '.join(tokenizer.tokens(t)))
-    return dict(dls=dls, test_dl=test_dl, state=state, fitted={'vocab': list(dls.vocab[0])}, refit={'vocab': refit},
+    # the check: fastai's Numericalize must use the training vocabulary, not count the validation texts itself
+    return dict(dls=dls, test_dl=test_dl, state=state, fitted={'vocab': list(dls.vocab[0])}, refit={'vocab': vocab},
                 keys=keys, changes={}, test_changes={})
 
 # %% ../nbs/01_prep.ipynb #3002c676
@@ -1008,14 +1000,11 @@ def _build_sequence(problem: Problem, df: pd.DataFrame, opts: dict) -> dict:
     test_dl = dls.test_dl(list(starts[2]), with_labels=True)
     state = {'inputs': inputs, 'targets': list(problem.targets), 'time': time, 'freq': freq, 'window': window,
              'horizon': horizon, 'means': means, 'stds': stds}
-    refit = frame.iloc[:train_end]
-    refit_state = {'means': {c: float(v) for c, v in refit.mean().items()},
-                   'stds': {c: float(v) if v > 0 else 1.0 for c, v in refit.std(ddof=0).items()}}
     last = pd.Series(frame.index[np.minimum(np.arange(n) + horizon - 1, n - 1)])
     times = pd.Series(frame.index[np.arange(n)])
     times.iloc[starts[0]] = last.iloc[starts[0]]
     splits = Splits(*starts, 'time')
-    return dict(dls=dls, test_dl=test_dl, state=state, fitted={'means': means, 'stds': stds}, refit=refit_state,
+    return dict(dls=dls, test_dl=test_dl, state=state,
                 splits=splits, frame=frame, filled=filled, times=times)
 
 # %% ../nbs/01_prep.ipynb #80933f66
@@ -1148,8 +1137,7 @@ def _scale_groups(problem: Problem, scale) -> dict:
         scale = {scale: conts}
     out = {}
     for method, cols in scale.items():
-        if method not in SCALE_METHODS:
-            raise ValueError(f"scaling {method!r} is not one of {SCALE_METHODS}")
+        _check_choice(method, SCALE_METHODS, 'scaling')
         for c in cols:
             if c not in conts:
                 raise ValueError(f"cannot scale {c!r}: it is not a continuous feature; continuous: {_list_names(conts)}")
@@ -1206,12 +1194,10 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     "Clean, split, encode, scale and augment `data` for `problem`, check the splits for leaks, and build fastai DataLoaders."
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a dlwork Problem (see Problem.infer), not {type(problem).__name__}")
-    if duplicates not in ('drop', 'keep'):
-        raise ValueError(f"duplicates must be 'drop' or 'keep', not {duplicates!r}")
-    if bad_images not in ('skip', 'raise'):
-        raise ValueError(f"bad_images must be 'skip' or 'raise', not {bad_images!r}")
-    if outliers not in (None, 'clip', 'drop'):
-        raise ValueError(f"outliers must be None, 'clip' or 'drop', not {outliers!r}")
+    _check_choice(duplicates, ('drop', 'keep'), 'duplicates option')
+    _check_choice(bad_images, ('skip', 'raise'), 'bad_images option')
+    if outliers is not None:
+        _check_choice(outliers, ('clip', 'drop'), 'outliers option')
     problem.validate(data)
     steps, df = [], data.copy()
     if not df.index.is_unique:
@@ -1291,7 +1277,7 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     group_values = df[groups].to_numpy() if isinstance(groups, str) else groups
     times = df[problem.time].reset_index(drop=True) if problem.time and splits.method == 'time' else None
     leaks = check_splits(splits, keys_after, group_values, times, built['fitted'], built['refit'])
-    _handle_leaks(leaks, steps, allow_leaks)
+    _handle_leaks(leaks, steps, allow_leaks, built['refit'] is not None)
     recipe = _recipe(problem, built['state'], data)
     return Prepared(problem, built['dls'], built['test_dl'], recipe, splits, steps, df, _balance(df, splits, problem))
 
@@ -1318,10 +1304,12 @@ def _recipe(problem: Problem, state: dict, data: pd.DataFrame) -> dict:
             'targets': list(problem.targets), 'classes': problem.classes, 'schema': schema, **state}
 
 
-def _handle_leaks(leaks: pd.DataFrame, steps: list, allow: bool):
+def _handle_leaks(leaks: pd.DataFrame, steps: list, allow: bool, refitted: bool):
     if leaks.empty:
-        _step(steps, 'split integrity', 'no near-duplicate, group or time leak between splits; '
-              'preprocessing fitted on training rows only', 'a leak makes validation and test scores too optimistic')
+        fitted = ('preprocessing refitted on the training rows alone gives the same state' if refitted else
+                  'preprocessing statistics computed from the training rows only')
+        _step(steps, 'split integrity', f'no near-duplicate, group or time leak between splits; {fitted}',
+              'a leak makes validation and test scores too optimistic')
         return
     detail = '\n'.join(f"- {r.check}: {r.message}" + (f" (rows {_list_names([str(x) for x in r.rows], 10)})" if r.rows else '')
                        for r in leaks.itertuples())
@@ -1412,8 +1400,8 @@ def _prepare_sequence(problem: Problem, df: pd.DataFrame, steps: list, opts: dic
           'a fixed-length history predicts the next steps', window=state['window'], horizon=state['horizon'])
     if opts['augment'] is not None:
         _step(steps, 'augmentation', f"training batches only: {opts['augment']}", _AUGMENT_WHY['sequence'])
-    leaks = check_splits(splits, None, None, built['times'], built['fitted'], built['refit'])
-    _handle_leaks(leaks, steps, allow_leaks)
+    leaks = check_splits(splits, None, None, built['times'])
+    _handle_leaks(leaks, steps, allow_leaks, False)
     balance = pd.DataFrame([{'split': k, 'windows': v, 'first target': frame.index[s[0]], 'last target':
                              frame.index[min(s[-1] + state['horizon'] - 1, len(frame) - 1)]}
                             for (k, v), s in zip(splits.sizes.items(), splits)]).set_index('split')

@@ -368,10 +368,15 @@ def _text_inputs(s: dict, rows) -> tuple:
     return (pad_tokens(ids, s['vocab'].index(PAD), s['seq_len']),)
 
 
+def _scaled_series(s: dict, rows: pd.DataFrame) -> tuple:
+    "The series of `rows` on its regular grid, z-scored with the training statistics: (frame, float32 values)."
+    frame, _ = regularize_series(rows, s['time'], s['inputs'], s['freq'])
+    return frame, ((frame[s['inputs']] - s['means']) / s['stds']).to_numpy(dtype=np.float32)
+
+
 def _sequence_windows(s: dict, rows: pd.DataFrame) -> tuple:
     "Every complete (input window, next `horizon` targets) pair in `rows`, scaled; also their first target times."
-    frame, _ = regularize_series(rows, s['time'], s['inputs'], s['freq'])
-    values = ((frame[s['inputs']] - s['means']) / s['stds']).to_numpy(dtype=np.float32)
+    frame, values = _scaled_series(s, rows)
     target = values[:, [s['inputs'].index(t) for t in s['targets']]]
     window, horizon = s['window'], s['horizon']
     starts = np.arange(window, len(values) - horizon + 1)
@@ -385,10 +390,9 @@ def _sequence_windows(s: dict, rows: pd.DataFrame) -> tuple:
 
 def _sequence_inputs(s: dict, rows) -> tuple:
     "The last complete window of `rows` (the input for forecasting what comes next)."
-    frame, _ = regularize_series(rows, s['time'], s['inputs'], s['freq'])
+    frame, values = _scaled_series(s, rows)
     if len(frame) < s['window']:
         raise ValueError(f"forecasting needs the last {s['window']} time steps; got {len(frame)}")
-    values = ((frame[s['inputs']] - s['means']) / s['stds']).to_numpy(dtype=np.float32)
     return (values[None, -s['window']:],)
 
 

@@ -168,7 +168,7 @@ def test_prepare_stops_on_a_leak_and_keeps_the_earlier_preparation(dlwork, tmp_p
 def test_prepare_bad_input_gets_a_clear_error(dlwork, tmp_path):
     load_example('penguins').data.to_csv(tmp_path / 'p.csv', index=False)
     done = dlwork('prepare', 'p.csv', '--target', 'species', '--split', 'folds')
-    assert done.returncode == 2 and "split method 'folds' is not one of" in done.stderr
+    assert done.returncode == 2 and "unknown split method 'folds'" in done.stderr
     done = dlwork('prepare', 'p.csv', '--target', 'species', '--valid', '0.6', '--test', '0.5')
     assert done.returncode == 2 and 'valid + test < 1' in done.stderr
     assert dlwork('prepare', '--example', 'seaice', '--window', '20000').returncode == 2
