@@ -56,12 +56,18 @@ def _explore(args) -> int:
     return 0
 
 
-def _prepare(args) -> int:
-    "Run `dlwork prepare`."
+def _quietly_import(name: str):
+    "Import a dlwork module that imports fastai, hiding the torch.jit.script deprecation warning fastai 2.8.7 triggers."
+    import importlib
     import warnings
-    with warnings.catch_warnings():  # fastai 2.8.7 calls torch.jit.script, deprecated in torch 2.14, when imported
+    with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*torch.jit.script.*', category=FutureWarning)
-        from dlwork.prep import prepare
+        return importlib.import_module(name)
+
+
+def _prepared(args) -> tuple:
+    "(prepared data, problem, run directory): the problem from RUN/problem.json unless re-inferred, then `prepare`."
+    prepare = _quietly_import('dlwork.prep').prepare
     from dlwork.problem import Problem
     data, target, name = _load(args)
     run = Path(args.out) if args.out else Path('runs') / (args.name or name)
@@ -70,7 +76,8 @@ def _prepare(args) -> int:
     problem = Problem.load(saved) if saved.exists() and not fresh else _problem(args, data, target)
     options = {k: v for k, v in dict(split=args.split, valid=args.valid, test=args.test, seed=args.seed,
                                      groups=args.groups, outliers=args.outliers, scale=args.scale,
-                                     window=args.window, horizon=args.horizon, size=args.size).items() if v is not None}
+                                     window=args.window, horizon=args.horizon, size=args.size, bs=args.bs).items()
+               if v is not None}
     if args.scale == 'none':
         options['scale'] = None
     if args.augment is not None:
@@ -78,9 +85,47 @@ def _prepare(args) -> int:
     prepared = prepare(problem, data, allow_leaks=args.allow_leaks, **options)
     problem.to_json(saved)
     prepared.save(run / 'prep')
+    return prepared, problem, run
+
+
+def _prepare(args) -> int:
+    "Run `dlwork prepare`."
+    prepared, problem, run = _prepared(args)
     if not args.quiet:
         print(prepared.summary())
         print(f'wrote {run / "prep"}/ (recipe.json, steps.json, summary.md, splits.csv)')
+    return 0
+
+
+def _options(pairs) -> dict:
+    "Architecture options from KEY=VALUE strings; values are read as JSON when they can be (numbers, lists, true)."
+    import json
+    out = {}
+    for pair in pairs or []:
+        if '=' not in pair:
+            raise ValueError(f"architecture option {pair!r} must look like KEY=VALUE, e.g. hidden=128 or layers=[64,32]")
+        key, value = pair.split('=', 1)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _train(args) -> int:
+    "Run `dlwork train`."
+    prepared, problem, run = _prepared(args)
+    learner_for, fit = _quietly_import('dlwork.model').learner_for, _quietly_import('dlwork.train').fit
+    learn = learner_for(prepared, args.arch, loss=args.loss, opt=args.opt, lr=args.lr or 1e-3, wd=args.wd,
+                        seed=args.seed_model, path=run, **_options(args.option))
+    history = fit(learn, args.epochs, lr=args.lr, policy=args.policy, seed=args.seed_model, monitor=args.monitor,
+                  patience=args.patience, clip=args.clip, resume=args.resume, run_dir=run / 'train',
+                  progress=not args.quiet)
+    if not args.quiet:
+        d = history.decisions
+        print(f"\n{learn.design['arch']} trained {d['epochs_run']} epochs at lr {d['lr']:.3g} ({d['lr_source']}); "
+              f"best epoch {d['best_epoch']} ({d['monitor']} {d['best_value']:.4g})" + (f"; {d['stopped']}" if d['stopped'] else ''))
+        print(f'wrote {run / "train"}/ (history.csv, history.png, training.json, checkpoint.pth)')
     return 0
 
 
@@ -102,6 +147,23 @@ def _data_arguments(parser, reinfer: str):
     parser.add_argument('--modality', help='force the modality: tabular, image, text or sequence' + reinfer)
     parser.add_argument('--time', help='for sequences: the column that orders the rows' + reinfer)
     parser.add_argument('--text', help='for text: the column holding the text' + reinfer)
+
+
+def _prep_arguments(parser):
+    "The options of the preparation (chapter 1)."
+    parser.add_argument('--split', help="random, stratified, group, time, or a column of train/valid/test labels")
+    parser.add_argument('--valid', type=float, help='fraction for validation (default 0.15)')
+    parser.add_argument('--test', type=float, help='fraction held out for the final evaluation (default 0.15)')
+    parser.add_argument('--seed', type=int, help='seed of the split (default 42)')
+    parser.add_argument('--groups', help='column whose groups must not cross splits')
+    parser.add_argument('--outliers', choices=['clip', 'drop'], help='clip outliers, or drop training rows with them')
+    parser.add_argument('--scale', choices=['zscore', 'minmax', 'none'], help='scaling of numbers (default zscore)')
+    parser.add_argument('--augment', choices=['on', 'off'], help='augment training batches (default: images only)')
+    parser.add_argument('--size', type=int, help='images: side after resizing (default: the commonest size)')
+    parser.add_argument('--window', type=int, help='sequences: input steps (default 30)')
+    parser.add_argument('--horizon', type=int, help='sequences: steps ahead to forecast (default 1)')
+    parser.add_argument('--allow-leaks', action='store_true', help='warn about leaks between splits instead of stopping')
+    parser.add_argument('--bs', type=int, help='batch size (default 64)')
 
 
 def _run_arguments(parser):
@@ -130,21 +192,33 @@ def build_parser() -> argparse.ArgumentParser:
                                'scale, check the splits for leaks, and write the JSON recipe, the steps, a summary and '
                                'the split of each row to RUN/prep/. Uses RUN/problem.json when `explore` wrote one.')
     _data_arguments(prep, ' (re-infers the problem instead of reading RUN/problem.json)')
-    prep.add_argument('--split', help="random, stratified, group, time, or a column of train/valid/test labels")
-    prep.add_argument('--valid', type=float, help='fraction for validation (default 0.15)')
-    prep.add_argument('--test', type=float, help='fraction held out for the final evaluation (default 0.15)')
-    prep.add_argument('--seed', type=int, help='seed of the split (default 42)')
-    prep.add_argument('--groups', help='column whose groups must not cross splits')
-    prep.add_argument('--outliers', choices=['clip', 'drop'], help='clip outliers, or drop training rows with them')
-    prep.add_argument('--scale', choices=['zscore', 'minmax', 'none'], help='scaling of numbers (default zscore)')
-    prep.add_argument('--augment', choices=['on', 'off'], help='augment training batches (default: images only)')
-    prep.add_argument('--size', type=int, help='images: side after resizing (default: the commonest size)')
-    prep.add_argument('--window', type=int, help='sequences: input steps (default 30)')
-    prep.add_argument('--horizon', type=int, help='sequences: steps ahead to forecast (default 1)')
-    prep.add_argument('--allow-leaks', action='store_true', help='warn about leaks between splits instead of stopping')
+    _prep_arguments(prep)
     _run_arguments(prep)
     prep.set_defaults(run=_prepare)
 
+    train = commands.add_parser('train', help='prepare the data, design a network and train it; resumable',
+                                description='Prepare the data as `prepare` does, build the network for the problem '
+                                '(chapter 2) and train it (chapter 3): one-cycle schedule, best weights, early stopping, '
+                                'a checkpoint after every epoch. Writes RUN/train/ (history, plot, checkpoint); '
+                                '--resume continues an interrupted run from its last completed epoch.')
+    _data_arguments(train, ' (re-infers the problem instead of reading RUN/problem.json)')
+    _prep_arguments(train)
+    train.add_argument('--epochs', type=int, default=10, help='epochs in the whole run (default 10)')
+    train.add_argument('--arch', help='architecture: mlp, cnn, xresnet18…, rnn, lstm, gru or transformer (default: by data)')
+    train.add_argument('--option', action='append', metavar='KEY=VALUE',
+                       help='an architecture option, e.g. --option hidden=128 --option layers=[64,32]')
+    train.add_argument('--loss', help='loss: cross_entropy, binary_cross_entropy, mse, mae or huber (default: by task)')
+    train.add_argument('--opt', default='adamw', help='optimiser: adamw, adam, sgd or rmsprop (default adamw)')
+    train.add_argument('--lr', type=float, help='peak learning rate (default: found with lr_find)')
+    train.add_argument('--wd', type=float, default=0.01, help='weight decay (default 0.01)')
+    train.add_argument('--policy', default='one_cycle', help='learning-rate policy: one_cycle, flat_cos or constant')
+    train.add_argument('--monitor', default='valid_loss', help='what picks the best epoch (default valid_loss)')
+    train.add_argument('--patience', type=int, help='stop after this many epochs without improvement')
+    train.add_argument('--clip', type=float, help='clip the gradient norm to this value')
+    train.add_argument('--seed-model', type=int, default=0, help='seed of the weights and of training (default 0)')
+    train.add_argument('--resume', action='store_true', help='continue from RUN/train/checkpoint.pth')
+    _run_arguments(train)
+    train.set_defaults(run=_train)
     examples = commands.add_parser('examples', help='list the built-in example data sets',
                                    description='List the built-in example data sets.')
     examples.set_defaults(run=_examples)
@@ -161,3 +235,6 @@ def main(argv: list | None = None,  # the arguments (default: the command line's
     except (ValueError, TypeError, FileNotFoundError, NotADirectoryError) as e:
         print(f'dlwork {args.command}: error: {e}', file=sys.stderr)
         return 2
+    except RuntimeError as e:  # e.g. training diverged: the last good checkpoint is kept
+        print(f'dlwork {args.command}: error: {e}', file=sys.stderr)
+        return 1

@@ -18,7 +18,7 @@ import torch
 from fastai.data.block import CategoryBlock, DataBlock, MultiCategoryBlock, RegressionBlock, TransformBlock
 from fastai.data.core import DataLoaders, Datasets
 from fastai.data.transforms import ColReader, IndexSplitter, IntToFloatTensor, Normalize
-from fastai.tabular.core import Categorify, Tabular, TabularPandas, TabularProc
+from fastai.tabular.core import Categorify, ReadTabBatch, TabDataLoader, Tabular, TabularPandas, TabularProc
 from fastai.tabular.data import TabularDataLoaders  # noqa: F401 (registers the DataLoaders type of TabularPandas, with its test_dl)
 from fastai.text.core import tokenize_df
 from fastai.text.data import TensorText, TextBlock, make_vocab
@@ -37,8 +37,8 @@ from .recipe import (DATE_PARTS, RECIPE_VERSION, TextTokenizer, _clip_step, _dat
 __all__ = ['FILL_STRATEGIES', 'OUTLIER_METHODS', 'SPLIT_METHODS', 'AUGMENT_DEFAULTS', 'SCALE_METHODS', 'DateParts', 'Invalid',
            'OneHot', 'Impute', 'outlier_bounds', 'Outliers', 'ZScore', 'MinMax', 'Splits', 'split_rows', 'given_splits',
            'row_keys', 'SplitLeakError', 'check_splits', 'TensorSeries', 'SeriesNoise', 'SeriesScale', 'SeriesShift',
-           'WordDropout', 'WordSwap', 'TabularNoise', 'augment_settings', 'scan_images', 'image_stats_for',
-           'text_vocab', 'infer_freq', 'Prepared', 'prepare', 'write_image_folder']
+           'WordDropout', 'WordSwap', 'TensorTabDataLoader', 'TabularNoise', 'augment_settings', 'scan_images',
+           'image_stats_for', 'text_vocab', 'infer_freq', 'Prepared', 'prepare', 'write_image_folder']
 
 # %% ../nbs/01_prep.ipynb #fb16ff75
 def _sorted_values(values) -> list:
@@ -645,7 +645,49 @@ class WordSwap(Transform):
             x[i], x[i + 1] = x[i + 1].clone(), x[i].clone()
         return x
 
-# %% ../nbs/01_prep.ipynb #7229e157
+# %% ../nbs/01_prep.ipynb #b1125e73
+class TensorTabDataLoader(TabDataLoader):
+    "fastai's `TabDataLoader`, with batches cut by index from tensors built once (same batches, same order, much faster)."
+
+    def __init__(self,
+                 dataset,  # a processed `TabularPandas`
+                 bs: int = 16,  # batch size
+                 shuffle: bool = False,  # reshuffle the rows each epoch
+                 after_batch=None,  # batch transforms (default: fastai's, whose `ReadTabBatch` is kept for decoding)
+                 num_workers: int = 0,  # worker processes (batches are cut in the main process; kept for fastai)
+                 **kwargs,  # passed on to fastai's `TabDataLoader` (drop_last, device…)
+                ):
+        super().__init__(dataset, bs=bs, shuffle=shuffle, after_batch=after_batch, num_workers=num_workers, **kwargs)
+
+    def _tensors(self) -> tuple:
+        "(cats, conts, targets) of the whole table, as `ReadTabBatch` would make them, on the batches' device; cached."
+        to = self.dataset
+        if getattr(self, '_cached_for', None) is not to:
+            device = self.device if self.device is not None else to.device
+            res = (torch.as_tensor(np.asarray(to.cats, dtype='int64')),)
+            if to.with_cont:
+                res += (torch.as_tensor(np.asarray(to.conts, dtype='float32')),)
+            if all(n in to.items.columns for n in to.y_names):
+                res += (torch.as_tensor(to.targ.to_numpy()),)
+            self._cache = tuple(t.to(device) if device is not None else t for t in res)
+            self._cached_for = to
+        return self._cache
+
+    def __iter__(self):
+        self.randomize()
+        self.before_iter()
+        tensors = self._tensors()
+        idxs = torch.as_tensor(list(self.get_idxs()), dtype=torch.long, device=tensors[0].device)
+        n_batches, tfms = len(self), [f for f in self.after_batch.fs if not isinstance(f, ReadTabBatch)]
+        for i in range(n_batches):
+            batch_idx = idxs[i * self.bs:(i + 1) * self.bs]
+            batch = tuple(t[batch_idx] for t in tensors)
+            for f in tfms:
+                batch = f(batch)
+            yield batch
+        self.after_iter()
+
+# %% ../nbs/01_prep.ipynb #7d1cfd97
 class TabularNoise(ItemTransform):
     "Add Gaussian noise to the scaled continuous columns of a batch (`prepare` adds it to the training DataLoader only)."
     order = 10
@@ -664,7 +706,7 @@ class TabularNoise(ItemTransform):
             conts[:, self.positions] += torch.randn(len(conts), len(self.positions), device=conts.device) * self.std
         return (cats, conts, *rest)
 
-# %% ../nbs/01_prep.ipynb #a11f3107
+# %% ../nbs/01_prep.ipynb #bd8591a7
 AUGMENT_DEFAULTS = {
     'image': {'flip': False, 'rotate': 10.0, 'zoom': 1.1, 'lighting': 0.2, 'warp': 0.0},
     'sequence': {'noise': 0.02, 'scale': 0.05, 'shift': 2},
@@ -708,7 +750,7 @@ def _training_only(dls: DataLoaders, tfms: list):
         ids = {id(t) for t in tfms}
         dls.valid.after_batch.fs = dls.valid.after_batch.fs.filter(lambda t: id(t) not in ids)
 
-# %% ../nbs/01_prep.ipynb #2cc21409
+# %% ../nbs/01_prep.ipynb #3af5f28e
 def _y_block(problem: Problem):
     if problem.task in ('binary', 'multiclass'):
         return CategoryBlock(vocab=problem.classes)
@@ -785,7 +827,7 @@ def _build_tabular(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dic
                        splits=(list(range(n_train)), list(range(n_train, len(tv)))), reduce_memory=False,
                        device=default_device())  # ReadTabBatch moves batches to the TabularPandas' device
     changes = {type(p).__name__: dict(getattr(p, 'changed_', {})) for p in procs}
-    dls = to.dataloaders(bs=opts['bs'], num_workers=opts['num_workers'])
+    dls = to.dataloaders(bs=opts['bs'], num_workers=opts['num_workers'], dl_type=TensorTabDataLoader)
     aug = opts['augment']
     if aug is not None:  # fastai's tabular DataLoaders have no split_idx, so the noise goes into the training one only
         scaled = [to.cont_names.index(c) for c in _tabular_conts(problem) if c in to.cont_names]
@@ -807,7 +849,7 @@ def _build_tabular(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dic
     return dict(dls=dls, test_dl=test_dl, state=state, fitted={s['name']: s for s in steps},
                 refit={s['name']: s for s in refit}, keys=keys, changes=changes, test_changes=test_changes)
 
-# %% ../nbs/01_prep.ipynb #11385e75
+# %% ../nbs/01_prep.ipynb #3c816021
 class _IntToFloat(IntToFloatTensor):
     "fastai's `IntToFloatTensor`, dividing by a one-element tensor: PyTorch on a GPU turns division by a Python number into multiplication by its reciprocal, one rounding away from the CPU (and the recipe)."
 
@@ -894,7 +936,7 @@ def _build_image(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict)
     return dict(dls=dls, test_dl=test_dl, state=state, fitted=None, refit=None,
                 keys=keys, changes={}, test_changes={})
 
-# %% ../nbs/01_prep.ipynb #15c0fdd5
+# %% ../nbs/01_prep.ipynb #e0ccea3e
 def text_vocab(texts,  # the training texts
                tokenizer: TextTokenizer | None = None,  # default `TextTokenizer()`
                min_freq: int = 2,  # keep tokens seen at least this often
@@ -934,7 +976,7 @@ def _build_text(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict) 
     return dict(dls=dls, test_dl=test_dl, state=state, fitted={'vocab': list(dls.vocab[0])}, refit={'vocab': vocab},
                 keys=keys, changes={}, test_changes={})
 
-# %% ../nbs/01_prep.ipynb #3002c676
+# %% ../nbs/01_prep.ipynb #45ef71c2
 class _WindowInput:
     "The `window` scaled steps before position `t`, as a `TensorSeries` (a picklable `get_x`)."
 
@@ -1007,7 +1049,7 @@ def _build_sequence(problem: Problem, df: pd.DataFrame, opts: dict) -> dict:
     return dict(dls=dls, test_dl=test_dl, state=state,
                 splits=splits, frame=frame, filled=filled, times=times)
 
-# %% ../nbs/01_prep.ipynb #80933f66
+# %% ../nbs/01_prep.ipynb #1ae13b33
 class Prepared:
     "A prepared data set: fastai DataLoaders, the held-out test set, the fitted preprocessing as JSON, and what was done."
 
@@ -1099,7 +1141,7 @@ def _show_windows(dl, recipe: dict, max_n: int = 9):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/01_prep.ipynb #5b85f055
+# %% ../nbs/01_prep.ipynb #cc89ded6
 def _step(steps: list, step: str, what: str, why: str, **counts):
     steps.append({'step': step, 'what': what, 'why': why, **counts})
 
@@ -1160,7 +1202,7 @@ def _onehot_columns(df: pd.DataFrame, problem: Problem, onehot) -> list:
         return list(onehot)
     return [c for c in cats if df[c].nunique() <= int(onehot)]
 
-# %% ../nbs/01_prep.ipynb #8a783a08
+# %% ../nbs/01_prep.ipynb #ef5cb178
 def prepare(problem: Problem,  # what to predict, from what (from `dlwork.problem`)
             data: pd.DataFrame,  # the raw rows, target included
             split: str | None = None,  # 'random', 'stratified', 'group', 'time', or a column of 'train'/'valid'/'test' labels; default: stratified for classes, time for sequences
@@ -1295,7 +1337,7 @@ def _split_reason(method: str, problem: Problem, groups) -> str:
             'time': 'later rows are validated and tested on, as in use: no future data in training',
             'given': 'the split column given by the user'}[method]
 
-# %% ../nbs/01_prep.ipynb #90da9ffd
+# %% ../nbs/01_prep.ipynb #ba7bdd15
 def _recipe(problem: Problem, state: dict, data: pd.DataFrame) -> dict:
     "The JSON recipe: format, problem essentials, raw column schema, then the modality's fitted state."
     cols = [*state['inputs'], *problem.targets] + ([problem.time] if problem.time else [])
@@ -1407,7 +1449,7 @@ def _prepare_sequence(problem: Problem, df: pd.DataFrame, steps: list, opts: dic
                             for (k, v), s in zip(splits.sizes.items(), splits)]).set_index('split')
     return Prepared(problem, built['dls'], built['test_dl'], _recipe(problem, state, df), splits, steps, frame, balance)
 
-# %% ../nbs/01_prep.ipynb #cc89ded6
+# %% ../nbs/01_prep.ipynb #ed209e18
 def write_image_folder(data: pd.DataFrame,  # rows with an image column of arrays and a label column
                        path: str | Path,  # folder to create: one sub-folder per class
                        image: str = 'image',  # the image column

@@ -63,7 +63,7 @@ def test_the_wheel_carries_the_example_data(tmp_path):
     for f in ['dlwork/data/penguins.csv', 'dlwork/data/seaice.csv', 'dlwork/data/README.md',
               'dlwork/data/sentiment/yelp_labelled.txt', 'dlwork/data/sentiment/amazon_cells_labelled.txt',
               'dlwork/data/sentiment/readme.txt', 'dlwork/problem.py', 'dlwork/cli.py',
-              'dlwork/prep.py', 'dlwork/recipe.py']:
+              'dlwork/prep.py', 'dlwork/recipe.py', 'dlwork/model.py', 'dlwork/train.py']:
         assert f in names, f
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith('entry_points.txt'))).decode()
     assert 'dlwork = dlwork.cli:main' in entry_points
