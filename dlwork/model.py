@@ -526,11 +526,11 @@ class ProblemMetric(_LearnerMetric):
                    learn,  # the Learner, after a validation batch
                   ):
         "Keep the batch's predictions (through the activation) and targets."
-        pred = learn.pred.detach().float()
+        pred = learn.to_detach(learn.pred).float()  # gathered from every process in distributed training
         if self.activation is not None:
             pred = self.activation(pred)
-        self.preds.append(pred.cpu())
-        self.targs.append(learn.yb[0].detach().cpu())
+        self.preds.append(pred)
+        self.targs.append(learn.to_detach(learn.yb[0]))
 
     @property
     def value(self):

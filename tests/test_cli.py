@@ -16,7 +16,11 @@ def _digests(folder):
 def test_help_lists_the_subcommands(dlwork):
     done = dlwork('--help')
     assert done.returncode == 0
-    assert 'explore' in done.stdout and 'examples' in done.stdout
+    assert 'explore' in done.stdout and 'examples' in done.stdout and 'prepare' in done.stdout and 'train' in done.stdout
+    train = dlwork('train', '--help').stdout
+    for option in ['--epochs', '--arch', '--option', '--loss', '--opt', '--lr', '--wd', '--policy', '--monitor',
+                   '--patience', '--clip', '--seed-model', '--resume', '--bs', '--split', '--out']:
+        assert f'{option} ' in train, option
     options = dlwork('explore', '--help').stdout
     for option in ['--example', '--target', '--task', '--modality', '--time', '--text', '--other', '--out', '--name']:
         assert f'{option} ' in options, option
@@ -172,3 +176,14 @@ def test_prepare_bad_input_gets_a_clear_error(dlwork, tmp_path):
     done = dlwork('prepare', 'p.csv', '--target', 'species', '--valid', '0.6', '--test', '0.5')
     assert done.returncode == 2 and 'valid + test < 1' in done.stderr
     assert dlwork('prepare', '--example', 'seaice', '--window', '20000').returncode == 2
+
+
+def test_train_takes_architecture_options(dlwork, tmp_path):
+    done = dlwork('train', '--example', 'penguins', '--epochs', '2', '--lr', '0.01', '--option', 'layers=[16]',
+                  '--option', 'dropout=0.2', '--out', tmp_path / 'p')
+    assert done.returncode == 0, done.stderr
+    decisions = json.loads((tmp_path / 'p' / 'train' / 'training.json').read_text())
+    assert decisions['design']['options'] == {'layers': [16], 'dropout': 0.2}
+    assert 'mlp trained 2 epochs at lr 0.01 (given)' in done.stdout
+    bad = dlwork('train', '--example', 'penguins', '--epochs', '2', '--option', 'hiden=3', '--out', tmp_path / 'q')
+    assert bad.returncode == 2 and "architecture 'mlp' has no option 'hiden'" in bad.stderr
