@@ -18,9 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 from fastai.layers import SigmoidRange
 from fastai.callback.schedule import fit_one_cycle  # noqa: F401 (adds Learner.fit_one_cycle and lr_find)
+from fastai.callback.core import event
 from fastai.learner import Learner
 from fastai.learner import Metric as _LearnerMetric
-from fastai.losses import BCEWithLogitsLossFlat, BaseLoss, CrossEntropyLossFlat, L1LossFlat, MSELossFlat
+from fastai.losses import BCEWithLogitsLossFlat, BaseLoss, CrossEntropyLossFlat
 from fastai.metrics import Metric
 from fastai.optimizer import SGD, Adam, RMSProp
 from fastai.torch_core import set_seed
@@ -33,8 +34,9 @@ from .prep import Prepared
 __all__ = ['ACTIVATIONS', 'XRESNETS', 'PRETRAINED', 'RECURRENT_CELLS', 'POSITIONAL', 'INITIALISERS', 'LOSSES', 'DEFAULT_LOSS',
            'OPTIMIZERS', 'ARCHITECTURES', 'DEFAULT_ARCH', 'activation_layer', 'MLP', 'SimpleCNN', 'xresnet_model',
            'pretrained_available', 'pretrained_model', 'RecurrentNet', 'TransformerNet', 'default_init', 'init_weights',
-           'BinaryCrossEntropy', 'HuberLossFlat', 'class_weights_for', 'loss_for', 'ProblemMetric', 'metrics_for',
-           'optimizer_for', 'n_outputs', 'build_model', 'learner_for', 'summary']
+           'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss', 'BinaryCrossEntropy', 'class_weights_for',
+           'loss_for', 'ProblemMetric', 'metrics_for', 'optimizer_for', 'n_outputs', 'build_model', 'FastLearner',
+           'learner_for', 'summary']
 
 # %% ../nbs/02_model.ipynb #a25caf90
 ACTIVATIONS = {'relu': nn.ReLU, 'leaky_relu': nn.LeakyReLU, 'gelu': nn.GELU, 'tanh': nn.Tanh, 'silu': nn.SiLU}
@@ -213,6 +215,14 @@ def _pool(out, mask):
     return torch.cat([out[:, -1], mean, high], 1)
 
 
+def _check_sequence_options(last_value, vocab_size, dropout) -> int:
+    "Validate the options sequence and text networks share; returns `last_value`."
+    if last_value and vocab_size:
+        raise ValueError("last_value is for forecasting series, not for text")
+    _check_dropout(dropout)
+    return last_value
+
+
 def _zero_head(model):
     "Zero the last linear layer, so a forecaster with `last_value` starts as the persistence forecast."
     nn.init.zeros_(model.head[-1].weight)
@@ -256,10 +266,7 @@ class RecurrentNet(nn.Module):
                 ):
         super().__init__()
         _check_choice(cell, RECURRENT_CELLS, 'recurrent cell')
-        if last_value and vocab_size:
-            raise ValueError("last_value is for forecasting series, not for text")
-        self.last_value = last_value
-        _check_dropout(dropout)
+        self.last_value = _check_sequence_options(last_value, vocab_size, dropout)
         if activation not in ('tanh', 'relu'):
             raise ValueError(f"a recurrent net's activation must be 'tanh' or 'relu', got {activation!r}")
         self.tokens = _TokenInput(vocab_size, embed_size, pad_idx, dropout) if vocab_size else None
@@ -315,10 +322,7 @@ class TransformerNet(nn.Module):
                 ):
         super().__init__()
         _check_choice(positional, POSITIONAL, 'positional encoding')
-        if last_value and vocab_size:
-            raise ValueError("last_value is for forecasting series, not for text")
-        self.last_value = last_value
-        _check_dropout(dropout)
+        self.last_value = _check_sequence_options(last_value, vocab_size, dropout)
         if width % heads:
             raise ValueError(f"width ({width}) must be divisible by heads ({heads})")
         if activation not in ('relu', 'gelu'):
@@ -406,14 +410,56 @@ def init_weights(module: nn.Module,  # any module; changed in place
     return module
 
 # %% ../nbs/02_model.ipynb #287c0d30
-class BinaryCrossEntropy(BCEWithLogitsLossFlat):
+class _PlainTensors:
+    "fastai's flattened losses return fastai `TensorBase`s, which slow every later operation on the loss (backward included); these return plain tensors."
+
+    def _contiguous(self, x):
+        if not isinstance(x, torch.Tensor):
+            return x
+        x = x if type(x) is torch.Tensor else x.as_subclass(torch.Tensor)
+        return x if self.axis in (-1, x.dim() - 1) else x.transpose(self.axis, -1).contiguous()
+
+
+class CrossEntropyLoss(_PlainTensors, CrossEntropyLossFlat):
+    "fastai's `CrossEntropyLossFlat` (class weights, label smoothing; softmax activation, argmax decoding), on plain tensors."
+
+    def __init__(self,
+                 weight=None,  # a weight per class (a tensor), e.g. against imbalance
+                 label_smoothing: float = 0.0,  # spread this much probability over the other classes
+                 reduction: str = 'mean',  # 'mean', 'sum' or 'none'
+                ):
+        super().__init__(weight=weight, label_smoothing=label_smoothing, reduction=reduction)
+
+
+class BCEWithLogitsLoss(_PlainTensors, BCEWithLogitsLossFlat):
+    "fastai's `BCEWithLogitsLossFlat` (per-label positive weights; sigmoid activation, 0.5 threshold), on plain tensors."
+
+    def __init__(self,
+                 pos_weight=None,  # weight of the positives of each label (a tensor), e.g. negatives / positives
+                 reduction: str = 'mean',  # 'mean', 'sum' or 'none'
+                ):
+        super().__init__(pos_weight=pos_weight, reduction=reduction)
+
+
+class RegressionLoss(_PlainTensors, BaseLoss):
+    "A flattened regression loss (fastai's `BaseLoss` of `nn.MSELoss`, `nn.L1Loss` or `nn.HuberLoss`), on plain tensors."
+
+    def __init__(self,
+                 kind: str = 'mse',  # 'mse', 'mae' or 'huber'
+                 delta: float = 1.0,  # huber only: where the loss turns from squared to absolute
+                ):
+        _check_choice(kind, ('mse', 'mae', 'huber'), 'regression loss')
+        cls, kwargs = {'mse': (nn.MSELoss, {}), 'mae': (nn.L1Loss, {}), 'huber': (nn.HuberLoss, {'delta': delta})}[kind]
+        super().__init__(cls, floatify=True, is_2d=False, **kwargs)
+
+# %% ../nbs/02_model.ipynb #be2279d9
+class BinaryCrossEntropy(BCEWithLogitsLoss):
     "BCE-with-logits for a binary task with one output; predictions decode to two class probabilities."
 
     def __init__(self,
                  pos_weight: float | None = None,  # weight of the positive (second) class, e.g. negatives/positives
                 ):
-        weight = None if pos_weight is None else torch.tensor([float(pos_weight)])
-        super().__init__(pos_weight=weight, flatten=False)
+        super().__init__(pos_weight=None if pos_weight is None else torch.tensor([float(pos_weight)]))
 
     def __call__(self,
                  inp,  # the logits, (batch,) or (batch, 1)
@@ -436,21 +482,12 @@ class BinaryCrossEntropy(BCEWithLogitsLossFlat):
         return x.argmax(-1)
 
 
-class HuberLossFlat(BaseLoss):
-    "Huber loss (squared below `delta`, absolute above), flattened like fastai's regression losses."
-
-    def __init__(self,
-                 delta: float = 1.0,  # where the loss turns from squared to absolute
-                ):
-        super().__init__(nn.HuberLoss, delta=delta, floatify=True, is_2d=False)
-
-
 LOSSES = {'cross_entropy': ('binary', 'multiclass'), 'binary_cross_entropy': ('binary', 'multilabel'),
           'mse': ('regression',), 'mae': ('regression',), 'huber': ('regression',)}
 DEFAULT_LOSS = {'binary': 'binary_cross_entropy', 'multiclass': 'cross_entropy',
                 'multilabel': 'binary_cross_entropy', 'regression': 'mse'}
 
-# %% ../nbs/02_model.ipynb #651cbcab
+# %% ../nbs/02_model.ipynb #a70bfa92
 def _class_counts(prepared: Prepared) -> np.ndarray:
     "Training examples per class (per label for multi-label)."
     y = prepared.data[prepared.problem.targets].iloc[prepared.splits.train]
@@ -489,16 +526,16 @@ def loss_for(task: str,  # one of dlwork's `TASKS`
         raise ValueError(f"label_smoothing works with the 'cross_entropy' loss, not {name!r}")
     weights = None if class_weights is None else torch.tensor([float(w) for w in class_weights])
     if name == 'cross_entropy':
-        return CrossEntropyLossFlat(weight=weights, label_smoothing=label_smoothing)
+        return CrossEntropyLoss(weight=weights, label_smoothing=label_smoothing)
     if name == 'binary_cross_entropy':
         if task == 'binary':
             if weights is not None and len(weights) == 2:
                 return BinaryCrossEntropy(pos_weight=float(weights[1] / weights[0]))
             return BinaryCrossEntropy(pos_weight=None if weights is None else float(weights[-1]))
-        return BCEWithLogitsLossFlat(pos_weight=weights) if weights is not None else BCEWithLogitsLossFlat()
-    return {'mse': MSELossFlat, 'mae': L1LossFlat}[name]() if name != 'huber' else HuberLossFlat(huber_delta)
+        return BCEWithLogitsLoss(pos_weight=weights) if weights is not None else BCEWithLogitsLoss()
+    return RegressionLoss(name, huber_delta)
 
-# %% ../nbs/02_model.ipynb #a1916ed5
+# %% ../nbs/02_model.ipynb #b9454a90
 class ProblemMetric(_LearnerMetric):
     "A fastai metric computing one of the problem's metrics (`dlwork.problem.METRICS`) on the whole validation set."
 
@@ -560,7 +597,7 @@ def metrics_for(problem: Problem,  # the problem, whose `metrics` are used
     activation = getattr(loss, 'activation', None)
     return [ProblemMetric(m, problem.task, activation, scale) for m in problem.metrics]
 
-# %% ../nbs/02_model.ipynb #d2fdd9ef
+# %% ../nbs/02_model.ipynb #df9419b4
 OPTIMIZERS = {'adamw': Adam, 'adam': partial(Adam, decouple_wd=False), 'sgd': partial(SGD, mom=0.9),
               'rmsprop': RMSProp}
 
@@ -571,7 +608,7 @@ def optimizer_for(name: str = 'adamw',  # one of `OPTIMIZERS`
     _check_choice(name, OPTIMIZERS, 'optimizer')
     return OPTIMIZERS[name]
 
-# %% ../nbs/02_model.ipynb #0c609dbd
+# %% ../nbs/02_model.ipynb #4c8f7a7b
 ARCHITECTURES = {'mlp': ('tabular',), 'cnn': ('image',), **{n: ('image',) for n in XRESNETS},
                  **{n: ('image',) for n in PRETRAINED}, 'rnn': ('sequence', 'text'), 'lstm': ('sequence', 'text'),
                  'gru': ('sequence', 'text'), 'transformer': ('sequence', 'text')}
@@ -636,7 +673,44 @@ def build_model(prepared: Prepared,  # the prepared data: sizes are read from it
     options = {'last_value': len(prepared.problem.targets), **options}
     return cls(n_in=len(recipe['inputs']), n_out=n_out, **options)
 
-# %% ../nbs/02_model.ipynb #9d4db1b1
+# %% ../nbs/02_model.ipynb #d4fbbc80
+class FastLearner(Learner):
+    "fastai's `Learner`, calling each callback only for the events it defines (same loop, callbacks, order and results)."
+
+    def add_cb(self,
+               cb,  # a Callback (instance or class)
+              ):
+        "Add a callback (as fastai does) and forget the cached event handlers."
+        self._handlers = {}
+        return super().add_cb(cb)
+
+    def remove_cb(self,
+                  cb,  # a Callback (instance or class)
+                 ):
+        "Remove a callback (as fastai does) and forget the cached event handlers."
+        self._handlers = {}
+        return super().remove_cb(cb)
+
+    def __call__(self,
+                 event_name,  # an event name, or a list of them
+                ):
+        "Run the callbacks of the event(s); fastai wraps the names in an `L` and maps over it, on every event of every batch."
+        for name in ([event_name] if isinstance(event_name, str) else event_name):
+            self._call_one(name)
+
+    def _call_one(self, event_name):
+        handlers = self.__dict__.setdefault('_handlers', {})
+        if event_name not in handlers:
+            if not hasattr(event, event_name):
+                raise Exception(f'missing {event_name}')
+            ordered = self.cbs.sorted('order')
+            # every callback sees after_fit (fastai resets `cb.run` there); other events go to those that define them
+            handlers[event_name] = list(ordered) if event_name == 'after_fit' else [
+                cb for cb in ordered if callable(getattr(type(cb), event_name, None)) or event_name in vars(cb)]
+        for cb in handlers[event_name]:
+            cb(event_name)
+
+# %% ../nbs/02_model.ipynb #73431055
 def _rebatch(dls, bs: int):
     "The same DataLoaders with a new batch size (validation too)."
     _check_positive(bs, 'bs')
@@ -670,7 +744,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
                 path: str | Path | None = None,  # the run folder for the Learner's files (default: current folder)
                 **options,  # the architecture's options (see `build_model`)
                ) -> Learner:
-    "A fastai `Learner` for the prepared problem: architecture, initialisation, loss, metrics and optimiser chosen to fit."
+    "A fastai `Learner` (a `FastLearner`) for the prepared problem: architecture, initialisation, loss, metrics and optimiser chosen to fit."
     if not isinstance(prepared, Prepared):
         raise TypeError(f"learner_for needs a `Prepared` (see dlwork.prep.prepare), not {type(prepared).__name__}")
     problem = prepared.problem
@@ -702,7 +776,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
     if scheme is not None:
         init_weights(model, scheme, activation=activation if activation in ACTIVATIONS else 'relu')
     dls = prepared.dls if bs is None else _rebatch(prepared.dls, bs)
-    learn = Learner(dls, model, loss_func=loss_func, opt_func=opt_func, lr=lr, wd=wd,
+    learn = FastLearner(dls, model, loss_func=loss_func, opt_func=opt_func, lr=lr, wd=wd,
                     metrics=metrics_for(problem_for_metrics, loss_func, scale), path=path or '.')
     learn.design = {
         'arch': arch, 'options': dict(options), 'loss': loss_name, 'metrics': metric_names, 'opt': opt, 'lr': lr, 'wd': wd,
@@ -717,7 +791,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
                                          'network starts from the persistence forecast (zero-initialised head)')
     return learn
 
-# %% ../nbs/02_model.ipynb #d4fbbc80
+# %% ../nbs/02_model.ipynb #c0a8979c
 def summary(learn: Learner,  # a Learner (its model and its validation data are used)
             depth: int = 2,  # how deep to list nested modules (1: top-level blocks only)
            ) -> pd.DataFrame:

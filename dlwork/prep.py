@@ -673,11 +673,22 @@ class TensorTabDataLoader(TabDataLoader):
             self._cached_for = to
         return self._cache
 
+    def _order(self) -> torch.Tensor:
+        "This epoch's row order: a permutation drawn from the DataLoader's own random state when shuffling."
+        if not self.shuffle:
+            return torch.arange(self.n)
+        generator = torch.Generator().manual_seed(self.rng.getrandbits(63))
+        return torch.randperm(self.n, generator=generator)
+
+    def get_idxs(self) -> list:
+        "The row order as a list (fastai's interface, used e.g. by distributed training)."
+        return self._order().tolist()
+
     def __iter__(self):
         self.randomize()
         self.before_iter()
         tensors = self._tensors()
-        idxs = torch.as_tensor(list(self.get_idxs()), dtype=torch.long, device=tensors[0].device)
+        idxs = self._order().to(tensors[0].device)
         n_batches, tfms = len(self), [f for f in self.after_batch.fs if not isinstance(f, ReadTabBatch)]
         for i in range(n_batches):
             batch_idx = idxs[i * self.bs:(i + 1) * self.bs]
@@ -687,7 +698,7 @@ class TensorTabDataLoader(TabDataLoader):
             yield batch
         self.after_iter()
 
-# %% ../nbs/01_prep.ipynb #7d1cfd97
+# %% ../nbs/01_prep.ipynb #604e4136
 class TabularNoise(ItemTransform):
     "Add Gaussian noise to the scaled continuous columns of a batch (`prepare` adds it to the training DataLoader only)."
     order = 10
@@ -706,7 +717,7 @@ class TabularNoise(ItemTransform):
             conts[:, self.positions] += torch.randn(len(conts), len(self.positions), device=conts.device) * self.std
         return (cats, conts, *rest)
 
-# %% ../nbs/01_prep.ipynb #bd8591a7
+# %% ../nbs/01_prep.ipynb #11385e75
 AUGMENT_DEFAULTS = {
     'image': {'flip': False, 'rotate': 10.0, 'zoom': 1.1, 'lighting': 0.2, 'warp': 0.0},
     'sequence': {'noise': 0.02, 'scale': 0.05, 'shift': 2},
@@ -750,7 +761,7 @@ def _training_only(dls: DataLoaders, tfms: list):
         ids = {id(t) for t in tfms}
         dls.valid.after_batch.fs = dls.valid.after_batch.fs.filter(lambda t: id(t) not in ids)
 
-# %% ../nbs/01_prep.ipynb #3af5f28e
+# %% ../nbs/01_prep.ipynb #15c0fdd5
 def _y_block(problem: Problem):
     if problem.task in ('binary', 'multiclass'):
         return CategoryBlock(vocab=problem.classes)
@@ -849,7 +860,7 @@ def _build_tabular(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dic
     return dict(dls=dls, test_dl=test_dl, state=state, fitted={s['name']: s for s in steps},
                 refit={s['name']: s for s in refit}, keys=keys, changes=changes, test_changes=test_changes)
 
-# %% ../nbs/01_prep.ipynb #3c816021
+# %% ../nbs/01_prep.ipynb #68998b76
 class _IntToFloat(IntToFloatTensor):
     "fastai's `IntToFloatTensor`, dividing by a one-element tensor: PyTorch on a GPU turns division by a Python number into multiplication by its reciprocal, one rounding away from the CPU (and the recipe)."
 
@@ -936,7 +947,7 @@ def _build_image(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict)
     return dict(dls=dls, test_dl=test_dl, state=state, fitted=None, refit=None,
                 keys=keys, changes={}, test_changes={})
 
-# %% ../nbs/01_prep.ipynb #e0ccea3e
+# %% ../nbs/01_prep.ipynb #80933f66
 def text_vocab(texts,  # the training texts
                tokenizer: TextTokenizer | None = None,  # default `TextTokenizer()`
                min_freq: int = 2,  # keep tokens seen at least this often
@@ -976,7 +987,7 @@ def _build_text(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict) 
     return dict(dls=dls, test_dl=test_dl, state=state, fitted={'vocab': list(dls.vocab[0])}, refit={'vocab': vocab},
                 keys=keys, changes={}, test_changes={})
 
-# %% ../nbs/01_prep.ipynb #45ef71c2
+# %% ../nbs/01_prep.ipynb #1d894137
 class _WindowInput:
     "The `window` scaled steps before position `t`, as a `TensorSeries` (a picklable `get_x`)."
 
@@ -1049,7 +1060,7 @@ def _build_sequence(problem: Problem, df: pd.DataFrame, opts: dict) -> dict:
     return dict(dls=dls, test_dl=test_dl, state=state,
                 splits=splits, frame=frame, filled=filled, times=times)
 
-# %% ../nbs/01_prep.ipynb #1ae13b33
+# %% ../nbs/01_prep.ipynb #54b8702c
 class Prepared:
     "A prepared data set: fastai DataLoaders, the held-out test set, the fitted preprocessing as JSON, and what was done."
 
@@ -1141,7 +1152,7 @@ def _show_windows(dl, recipe: dict, max_n: int = 9):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/01_prep.ipynb #cc89ded6
+# %% ../nbs/01_prep.ipynb #ef5cb178
 def _step(steps: list, step: str, what: str, why: str, **counts):
     steps.append({'step': step, 'what': what, 'why': why, **counts})
 
@@ -1202,7 +1213,7 @@ def _onehot_columns(df: pd.DataFrame, problem: Problem, onehot) -> list:
         return list(onehot)
     return [c for c in cats if df[c].nunique() <= int(onehot)]
 
-# %% ../nbs/01_prep.ipynb #ef5cb178
+# %% ../nbs/01_prep.ipynb #f4358636
 def prepare(problem: Problem,  # what to predict, from what (from `dlwork.problem`)
             data: pd.DataFrame,  # the raw rows, target included
             split: str | None = None,  # 'random', 'stratified', 'group', 'time', or a column of 'train'/'valid'/'test' labels; default: stratified for classes, time for sequences
@@ -1337,7 +1348,7 @@ def _split_reason(method: str, problem: Problem, groups) -> str:
             'time': 'later rows are validated and tested on, as in use: no future data in training',
             'given': 'the split column given by the user'}[method]
 
-# %% ../nbs/01_prep.ipynb #ba7bdd15
+# %% ../nbs/01_prep.ipynb #6cf5b198
 def _recipe(problem: Problem, state: dict, data: pd.DataFrame) -> dict:
     "The JSON recipe: format, problem essentials, raw column schema, then the modality's fitted state."
     cols = [*state['inputs'], *problem.targets] + ([problem.time] if problem.time else [])
@@ -1449,7 +1460,7 @@ def _prepare_sequence(problem: Problem, df: pd.DataFrame, steps: list, opts: dic
                             for (k, v), s in zip(splits.sizes.items(), splits)]).set_index('split')
     return Prepared(problem, built['dls'], built['test_dl'], _recipe(problem, state, df), splits, steps, frame, balance)
 
-# %% ../nbs/01_prep.ipynb #ed209e18
+# %% ../nbs/01_prep.ipynb #ea5b231d
 def write_image_folder(data: pd.DataFrame,  # rows with an image column of arrays and a label column
                        path: str | Path,  # folder to create: one sub-folder per class
                        image: str = 'image',  # the image column

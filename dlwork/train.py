@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.fp16 import MixedPrecision
-from fastai.callback.schedule import ParamScheduler, SchedCos, SchedNo, combined_cos, fit_one_cycle  # noqa: F401
+from fastai.callback.schedule import ParamScheduler, fit_one_cycle  # noqa: F401 (adds Learner.lr_find)
 from fastai.callback.training import GradientClip
 from fastai.learner import Learner
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
@@ -362,17 +362,30 @@ def load_checkpoint(path: str | Path,  # a checkpoint written by `Checkpoint`
 POLICIES = ('one_cycle', 'flat_cos', 'constant')
 
 
+def _cosine(start: float, end: float, pos: float) -> float:
+    "fastai's cosine annealing from `start` (pos 0) to `end` (pos 1)."
+    return start + (1 + math.cos(math.pi * (1 - pos))) * (end - start) / 2
+
+
+def _two_phase(pct: float, start: float, middle: float, end: float):
+    "Cosine from `start` to `middle` over the first `pct` of training, then to `end` (fastai's `combined_cos`)."
+    def at(pos: float) -> float:
+        if pos < pct:
+            return _cosine(start, middle, pos / pct)
+        return _cosine(middle, end, (pos - pct) / (1 - pct))
+    return at
+
+
 def schedule_for(policy: str,  # one of `POLICIES`
                  lr: float,  # the peak (one_cycle) or starting learning rate
                 ) -> dict:
-    "fastai schedules (functions of the position in [0, 1]) for the learning rate, and momentum for one-cycle."
+    "Schedules (functions of the position in [0, 1]) for the learning rate, and momentum for one-cycle."
     _check_choice(policy, POLICIES, 'policy')
     if policy == 'one_cycle':
-        return {'lr': combined_cos(0.25, lr / 25, lr, lr / 1e5), 'mom': combined_cos(0.25, 0.95, 0.85, 0.95)}
+        return {'lr': _two_phase(0.25, lr / 25, lr, lr / 1e5), 'mom': _two_phase(0.25, 0.95, 0.85, 0.95)}
     if policy == 'flat_cos':
-        from fastai.callback.schedule import combine_scheds
-        return {'lr': combine_scheds([0.75, 0.25], [SchedNo(lr, lr), SchedCos(lr, 0.)])}
-    return {'lr': SchedNo(lr, lr)}
+        return {'lr': _two_phase(0.75, lr, lr, 0.0)}
+    return {'lr': lambda pos: lr}
 
 
 class RunSchedule(ParamScheduler):
@@ -390,7 +403,7 @@ class RunSchedule(ParamScheduler):
         "Set the hyper-parameters for the batch's position in the whole run."
         self._update_val(min(1.0, (self.start_iter + self.train_iter) / self.total_iter))
 
-# %% ../nbs/03_train.ipynb #fa0891be
+# %% ../nbs/03_train.ipynb #254c2abd
 def _check_epochs(epochs):
     if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"epochs must be a positive whole number, got {epochs!r}")
@@ -586,7 +599,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
         history.save()
     return history
 
-# %% ../nbs/03_train.ipynb #ceadf368
+# %% ../nbs/03_train.ipynb #fee23ab3
 def _distributed_trainer(sync_bn: bool, cpu: bool):
     "fastai's DistributedTrainer, with a DistributedDL that broadcasts on the process group's device."
     from fastai.distributed import DistributedDL, DistributedTrainer
