@@ -17,7 +17,6 @@ import warnings
 
 warnings.filterwarnings('ignore')
 
-import torch
 
 from dlwork.model import learner_for
 from dlwork.prep import prepare

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 from fastai.layers import SigmoidRange
 from fastai.callback.schedule import fit_one_cycle  # noqa: F401 (adds Learner.fit_one_cycle and lr_find)
@@ -22,7 +21,6 @@ from fastai.callback.core import event
 from fastai.learner import Learner
 from fastai.learner import Metric as _LearnerMetric
 from fastai.losses import BCEWithLogitsLossFlat, BaseLoss, CrossEntropyLossFlat
-from fastai.metrics import Metric
 from fastai.optimizer import SGD, Adam, RMSProp
 from fastai.torch_core import set_seed
 from fastai.vision.models import xresnet

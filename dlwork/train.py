@@ -166,10 +166,7 @@ class GapWarning(Callback):
 
     def before_fit(self):
         "Start watching afresh."
-        self.gaps, self.warned = [], getattr(self, 'warned', False) and not self.reset_on_fit
-        self.message = None
-
-    reset_on_fit = True
+        self.gaps, self.warned, self.message = [], False, None
 
     def after_epoch(self):
         "Record the epoch's gap; warn when it has grown `patience` times in a row."
@@ -432,7 +429,9 @@ def _find_lr(learn, run_dir: Path, progress: bool) -> float:
                 found = learn.lr_find(show_plot=False)
     finally:
         learn.path, learn.model_dir = old_path, old_dir
-        (run_dir / 'lr_find').exists() and not any((run_dir / 'lr_find').iterdir()) and (run_dir / 'lr_find').rmdir()
+        scratch = run_dir / 'lr_find'  # where lr_find kept the weights it restores; empty once it is done
+        if scratch.exists() and not any(scratch.iterdir()):
+            scratch.rmdir()
     lr = float(found.valley)
     fig, ax = plt.subplots(figsize=(5, 3.2))
     n = len(learn.recorder.lrs)

@@ -5,7 +5,6 @@ import subprocess
 import time
 
 import pandas as pd
-import pytest
 import torch
 
 from conftest import dlwork_command

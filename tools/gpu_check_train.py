@@ -4,7 +4,6 @@ resume on the GPU, the fast tabular loader on CUDA, and fp16-vs-fp32 epoch times
     python tools/gpu_check_train.py
 
 Prints one line per check; every line that starts with FAIL is a failure (exit status 1)."""
-import copy
 import statistics
 import sys
 import tempfile
