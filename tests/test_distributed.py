@@ -1,5 +1,6 @@
 "Distributed data-parallel training through fastai and Accelerate, on two CPU processes (gloo), launched by torchrun."
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,16 @@ pytest.importorskip('accelerate')
 SCRIPT = Path(__file__).parent / 'distributed_script.py'
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
 def test_two_processes_train_one_model(tmp_path):
-    done = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29641',
-                           str(SCRIPT), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+                           '--master_port', str(_free_port()), str(SCRIPT), str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]
     assert [r['world'] for r in ranks] == [2, 2]
