@@ -587,13 +587,14 @@ class ProblemMetric(_LearnerMetric):
             return float('nan')
 
 
-def metrics_for(problem: Problem,  # the problem, whose `metrics` are used
+def metrics_for(problem: Problem,  # the problem: its task, and its `metrics` unless `names` are given
                 loss,  # the loss object (its `activation` turns outputs into probabilities)
                 scale: tuple | None = None,  # regression: (mean, std) of scaled targets
+                names: list | None = None,  # metric names from `dlwork.problem.METRICS` (default: the problem's)
                ) -> list:
-    "fastai metrics for every metric of the problem, main one first."
+    "fastai metrics for every metric of the problem (or every one named), main one first."
     activation = getattr(loss, 'activation', None)
-    return [ProblemMetric(m, problem.task, activation, scale) for m in problem.metrics]
+    return [ProblemMetric(m, problem.task, activation, scale) for m in (problem.metrics if names is None else names)]
 
 # %% ../nbs/02_model.ipynb #df9419b4
 OPTIMIZERS = {'adamw': Adam, 'adam': partial(Adam, decouple_wd=False), 'sgd': partial(SGD, mom=0.9),
@@ -727,6 +728,9 @@ def _target_scale(prepared: Prepared):
     return (means[0], stds[0]) if len(targets) == 1 else (means, stds)
 
 
+_DEFAULT_ACTIVATION = {'mlp': 'relu', 'cnn': 'relu', 'rnn': 'tanh', 'lstm': 'tanh', 'gru': 'tanh', 'transformer': 'gelu'}
+
+
 def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
                 arch: str | None = None,  # one of `ARCHITECTURES`; default by modality
                 loss: str | None = None,  # one of `LOSSES`; default by task
@@ -750,9 +754,11 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
     _check_positive(wd, 'wd', allow_zero=True)
     arch = _check_arch(arch or DEFAULT_ARCH[problem.modality], problem.modality)
     loss_name = loss or DEFAULT_LOSS[problem.task]
-    weights = class_weights_for(prepared) if isinstance(class_weights, str) and class_weights == 'balanced' else class_weights
-    if isinstance(class_weights, str) and class_weights != 'balanced':
-        raise ValueError(f"class_weights must be 'balanced', a list of weights or None, got {class_weights!r}")
+    weights = class_weights
+    if isinstance(class_weights, str):
+        if class_weights != 'balanced':
+            raise ValueError(f"class_weights must be 'balanced', a list of weights or None, got {class_weights!r}")
+        weights = class_weights_for(prepared)
     if weights is not None and problem.is_classification and len(weights) != problem.n_classes:
         raise ValueError(f"class_weights has {len(weights)} entries for {problem.n_classes} classes {problem.classes}")
     loss_func = loss_for(problem.task, loss_name, weights, label_smoothing)
@@ -760,26 +766,22 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
     if init not in (None, 'auto'):
         _check_choice(init, INITIALISERS, 'initialiser')
     metric_names = problem.metrics if metrics is None else list(metrics)
-    scale = _target_scale(prepared)
-    problem_for_metrics = Problem(problem.target, problem.task, problem.modality, classes=problem.classes,
-                                  metrics=metric_names)
     if seed is not None:
         set_seed(seed)
-    model = build_model(prepared, arch, n_outputs(prepared, loss_name), **options)
-    activation = options.get('activation', 'relu' if arch in ('mlp', 'cnn') else 'tanh')
-    scheme = init
-    if init == 'auto':
-        own = arch in ('mlp', 'cnn', 'rnn', 'lstm', 'gru', 'transformer')
-        scheme = default_init(activation if activation in ACTIVATIONS else 'relu') if own else None
+    n_out = n_outputs(prepared, loss_name)
+    model = build_model(prepared, arch, n_out, **options)
+    # dlwork's own architectures get the scheme that suits their activation; fastai's and pretrained ones keep theirs
+    activation = options.get('activation', _DEFAULT_ACTIVATION.get(arch))
+    scheme = (default_init(activation) if arch in _DEFAULT_ACTIVATION else None) if init == 'auto' else init
     if scheme is not None:
-        init_weights(model, scheme, activation=activation if activation in ACTIVATIONS else 'relu')
+        init_weights(model, scheme, activation=activation or 'relu')
     dls = prepared.dls if bs is None else _rebatch(prepared.dls, bs)
-    learn = FastLearner(dls, model, loss_func=loss_func, opt_func=opt_func, lr=lr, wd=wd,
-                    metrics=metrics_for(problem_for_metrics, loss_func, scale), path=path or '.')
+    learn = FastLearner(dls, model, loss_func=loss_func, opt_func=opt_func, lr=lr, wd=wd, path=path or '.',
+                        metrics=metrics_for(problem, loss_func, _target_scale(prepared), metric_names))
     learn.design = {
         'arch': arch, 'options': dict(options), 'loss': loss_name, 'metrics': metric_names, 'opt': opt, 'lr': lr, 'wd': wd,
         'bs': dls.train.bs, 'init': scheme, 'class_weights': weights, 'label_smoothing': label_smoothing, 'seed': seed,
-        'n_out': n_outputs(prepared, loss_name), 'parameters': int(sum(p.numel() for p in model.parameters())),
+        'n_out': n_out, 'parameters': int(sum(p.numel() for p in model.parameters())),
         'why': {'arch': 'chosen' if arch != DEFAULT_ARCH[problem.modality] else f'default for {problem.modality} data',
                 'loss': 'chosen' if loss else f'default for a {problem.task} task',
                 'init': f"{'default' if init == 'auto' else 'chosen'}: {scheme or 'kept the architecture’s own'}"}}

@@ -68,6 +68,8 @@ def _atomic_write(path: Path, data: str | bytes):
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data.encode('utf-8') if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename: a crash cannot leave an empty file behind the new name
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)

@@ -9,7 +9,6 @@ import contextlib
 import io
 import json
 import math
-import os
 import random
 import time
 import warnings
@@ -299,18 +298,10 @@ def _set_rng_state(learn, state: dict):
 
 
 def _atomic_save(obj, path: Path):
-    "torch.save to a temporary file beside `path`, flushed to disk, then renamed over it."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        with open(tmp, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    "torch.save through dlwork's write-then-rename (`problem._atomic_write`), so a kill mid-save leaves the old file whole."
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    _atomic_write(path, buffer.getvalue())
 
 
 class Checkpoint(Callback):
@@ -355,7 +346,7 @@ def load_checkpoint(path: str | Path,  # a checkpoint written by `Checkpoint`
         raise ValueError(f"{path} is not a dlwork checkpoint")
     return state
 
-# %% ../nbs/03_train.ipynb #eb254fb0
+# %% ../nbs/03_train.ipynb #d4105689
 POLICIES = ('one_cycle', 'flat_cos', 'constant')
 
 
@@ -400,7 +391,7 @@ class RunSchedule(ParamScheduler):
         "Set the hyper-parameters for the batch's position in the whole run."
         self._update_val(min(1.0, (self.start_iter + self.train_iter) / self.total_iter))
 
-# %% ../nbs/03_train.ipynb #254c2abd
+# %% ../nbs/03_train.ipynb #a8923fbb
 def _check_epochs(epochs):
     if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"epochs must be a positive whole number, got {epochs!r}")
@@ -515,7 +506,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
     run_dir = Path(run_dir) if run_dir is not None else Path(learn.path) / 'train'
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / 'checkpoint.pth'
-    for stale in run_dir.glob('.checkpoint.pth.*.tmp'):  # left by a process killed while saving
+    for stale in run_dir.glob('.*.tmp'):  # temporary files of a process killed while saving
         stale.unlink()
     design = getattr(learn, 'design', {})
     n = _batches_per_epoch(learn.dls.train)
@@ -598,7 +589,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
         history.save()
     return history
 
-# %% ../nbs/03_train.ipynb #fee23ab3
+# %% ../nbs/03_train.ipynb #510c83a0
 def _distributed_trainer(sync_bn: bool, cpu: bool):
     "fastai's DistributedTrainer, with a DistributedDL that broadcasts on the process group's device."
     from fastai.distributed import DistributedDL, DistributedTrainer
