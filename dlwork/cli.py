@@ -76,7 +76,8 @@ def _prepared(args) -> tuple:
     problem = Problem.load(saved) if saved.exists() and not fresh else _problem(args, data, target)
     options = {k: v for k, v in dict(split=args.split, valid=args.valid, test=args.test, seed=args.seed,
                                      groups=args.groups, outliers=args.outliers, scale=args.scale,
-                                     window=args.window, horizon=args.horizon, size=args.size, bs=args.bs).items()
+                                     window=args.window, horizon=args.horizon, size=args.size, bs=args.bs,
+                                     drop=args.drop, keep=args.keep, leakage_threshold=args.leakage_threshold).items()
                if v is not None}
     if args.scale == 'none':
         options['scale'] = None
@@ -162,7 +163,14 @@ def _prep_arguments(parser):
     parser.add_argument('--size', type=int, help='images: side after resizing (default: the commonest size)')
     parser.add_argument('--window', type=int, help='sequences: input steps (default 30)')
     parser.add_argument('--horizon', type=int, help='sequences: steps ahead to forecast (default 1)')
-    parser.add_argument('--allow-leaks', action='store_true', help='warn about leaks between splits instead of stopping')
+    parser.add_argument('--drop', action='append', metavar='COLUMN',
+                        help='remove a column before anything is fitted, e.g. one that leaks the target (repeatable)')
+    parser.add_argument('--keep', action='append', metavar='COLUMN',
+                        help='keep a categorical column with too few rows per category (repeatable)')
+    parser.add_argument('--leakage-threshold', type=float,
+                        help='one-feature score from which a column counts as leaking the target (default 0.98)')
+    parser.add_argument('--allow-leaks', action='store_true',
+                        help='warn about leaks (between splits, or of the target) instead of stopping')
     parser.add_argument('--bs', type=int, help='batch size (default 64)')
 
 
@@ -210,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--loss', help='loss: cross_entropy, binary_cross_entropy, mse, mae or huber (default: by task)')
     train.add_argument('--opt', default='adamw', help='optimiser: adamw, adam, sgd or rmsprop (default adamw)')
     train.add_argument('--lr', type=float, help='peak learning rate (default: found with lr_find)')
-    train.add_argument('--wd', type=float, default=0.01, help='weight decay (default 0.01)')
+    train.add_argument('--wd', type=float, help='weight decay (default: by architecture, 0.01 for most)')
     train.add_argument('--policy', default='one_cycle', help='learning-rate policy: one_cycle, flat_cos or constant')
     train.add_argument('--monitor', default='valid_loss', help='what picks the best epoch (default valid_loss)')
     train.add_argument('--patience', type=int, help='stop after this many epochs without improvement')

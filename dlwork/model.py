@@ -19,6 +19,8 @@ from fastai.layers import SigmoidRange
 from fastai.callback.schedule import fit_one_cycle  # noqa: F401 (adds Learner.fit_one_cycle and lr_find)
 from fastai.callback.core import event
 from fastai.learner import Learner
+from fastai.tabular.data import TabularDataLoaders
+from fastai.tabular.learner import TabularLearner
 from fastai.learner import Metric as _LearnerMetric
 from fastai.losses import BCEWithLogitsLossFlat, BaseLoss, CrossEntropyLossFlat
 from fastai.optimizer import SGD, Adam, RMSProp
@@ -30,11 +32,12 @@ from .prep import Prepared
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'XRESNETS', 'PRETRAINED', 'RECURRENT_CELLS', 'POSITIONAL', 'INITIALISERS', 'LOSSES', 'DEFAULT_LOSS',
-           'OPTIMIZERS', 'ARCHITECTURES', 'DEFAULT_ARCH', 'activation_layer', 'MLP', 'SimpleCNN', 'xresnet_model',
-           'pretrained_available', 'pretrained_model', 'RecurrentNet', 'TransformerNet', 'default_init', 'init_weights',
-           'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss', 'BinaryCrossEntropy', 'class_weights_for',
-           'loss_for', 'ProblemMetric', 'metrics_for', 'optimizer_for', 'n_outputs', 'build_model', 'FastLearner',
-           'learner_for', 'summary']
+           'OPTIMIZERS', 'ARCHITECTURES', 'DEFAULT_ARCH', 'BAG_MAX_TEXTS', 'DEFAULT_WD', 'activation_layer', 'MLP',
+           'SimpleCNN', 'xresnet_model', 'pretrained_available', 'pretrained_model', 'RecurrentNet', 'TransformerNet',
+           'NgramBag', 'default_init', 'init_weights', 'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss',
+           'BinaryCrossEntropy', 'class_weights_for', 'loss_for', 'ProblemMetric', 'metrics_for', 'optimizer_for',
+           'default_arch', 'n_outputs', 'build_model', 'TargetScale', 'target_scale', 'FastLearner', 'learner_for',
+           'summary']
 
 # %% ../nbs/02_model.ipynb #a25caf90
 ACTIVATIONS = {'relu': nn.ReLU, 'leaky_relu': nn.LeakyReLU, 'gelu': nn.GELU, 'tanh': nn.Tanh, 'silu': nn.SiLU}
@@ -358,6 +361,60 @@ class TransformerNet(nn.Module):
         y = self.head(_pool(out, mask))
         return _add_last(y, raw, self.last_value) if self.last_value else y
 
+# %% ../nbs/02_model.ipynb #ac37a516
+class NgramBag(nn.Module):
+    "fastText-style text classifier: embeddings of words and hashed word n-grams, averaged over the text (padding masked), then a linear head."
+
+    def __init__(self,
+                 vocab_size: int,  # number of token ids (the recipe's vocabulary)
+                 n_out: int = 1,  # outputs: classes, labels or targets
+                 embed_size: int = 32,  # width of the word and n-gram embeddings
+                 ngrams: int = 2,  # longest n-gram: 1 (words only), 2 (and word pairs), 3…
+                 buckets: int = 2 ** 16,  # hash buckets shared by all n-grams longer than one word
+                 pad_idx: int = 1,  # id of the padding token, left out of the average
+                 dropout: float = 0.3,  # dropout on the averaged embedding
+                ):
+        super().__init__()
+        _check_positive(embed_size, 'embed_size')
+        _check_dropout(dropout)
+        if not isinstance(ngrams, int) or ngrams < 1:
+            raise ValueError(f"ngrams must be a whole number ≥ 1, got {ngrams!r}")
+        if not isinstance(buckets, int) or buckets < 1:
+            raise ValueError(f"buckets must be a positive whole number, got {buckets!r}")
+        self.vocab_size, self.ngrams, self.buckets, self.pad_idx = vocab_size, ngrams, buckets, pad_idx
+        self.embed = nn.Embedding(vocab_size + (buckets if ngrams > 1 else 0), embed_size)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_size, n_out))
+        nn.init.uniform_(self.embed.weight, -1 / embed_size, 1 / embed_size)
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+
+    def ngram_ids(self,
+                  x,  # token ids (batch, steps)
+                 ) -> tuple:  # (ids, keep): every word and n-gram id (batch, items), and True where it is no padding
+        "The ids of every word and hashed n-gram of each text, and which of them hold no padding."
+        keep = x != self.pad_idx
+        ids, keeps, steps = [x], [keep], x.shape[1]
+        for n in range(2, self.ngrams + 1):
+            if steps < n:
+                break
+            h, k = x[:, :steps - n + 1], keep[:, :steps - n + 1]
+            for j in range(1, n):
+                h = (h * 1_000_003 + x[:, j:steps - n + 1 + j]) % self.buckets
+                k = k & keep[:, j:steps - n + 1 + j]
+            ids.append(h + self.vocab_size)
+            keeps.append(k)
+        return torch.cat(ids, 1), torch.cat(keeps, 1)
+
+    def forward(self,
+                x,  # token ids (batch, steps), padded with `pad_idx`
+               ):
+        "Outputs of shape (batch, n_out)."
+        ids, keep = self.ngram_ids(x)
+        keep = keep.unsqueeze(-1).to(self.embed.weight.dtype)
+        mean = (self.embed(ids) * keep).sum(1) / keep.sum(1).clamp(min=1)
+        return self.head(mean)
+
+
 # %% ../nbs/02_model.ipynb #28b28e85
 INITIALISERS = ('kaiming_normal', 'kaiming_uniform', 'xavier_normal', 'xavier_uniform', 'orthogonal')
 _INIT = {'kaiming_normal': nn.init.kaiming_normal_, 'kaiming_uniform': nn.init.kaiming_uniform_,
@@ -440,15 +497,28 @@ class BCEWithLogitsLoss(_PlainTensors, BCEWithLogitsLossFlat):
 
 
 class RegressionLoss(_PlainTensors, BaseLoss):
-    "A flattened regression loss (fastai's `BaseLoss` of `nn.MSELoss`, `nn.L1Loss` or `nn.HuberLoss`), on plain tensors."
+    "A flattened regression loss (fastai's `BaseLoss` of `nn.MSELoss`, `nn.L1Loss` or `nn.HuberLoss`), on plain tensors; with `scale`, computed on standardised targets."
 
     def __init__(self,
                  kind: str = 'mse',  # 'mse', 'mae' or 'huber'
                  delta: float = 1.0,  # huber only: where the loss turns from squared to absolute
+                 scale: tuple | None = None,  # (means, stds) of the targets: predictions and targets are standardised first
                 ):
         _check_choice(kind, ('mse', 'mae', 'huber'), 'regression loss')
         cls, kwargs = {'mse': (nn.MSELoss, {}), 'mae': (nn.L1Loss, {}), 'huber': (nn.HuberLoss, {'delta': delta})}[kind]
         super().__init__(cls, floatify=True, is_2d=False, **kwargs)
+        self.scale = None if scale is None else tuple(torch.as_tensor(np.asarray(v, dtype=np.float32)) for v in scale)
+
+    def __call__(self,
+                 inp,  # predictions in the target's units, (batch, outputs)
+                 targ,  # targets in the target's units
+                 **kwargs):
+        "The loss of the predictions, on the standardised scale when the loss has a `scale`."
+        if self.scale is not None:
+            means, stds = (v.to(inp.device) for v in self.scale)
+            targ = targ.reshape(inp.shape) if targ.numel() == inp.numel() else targ
+            inp, targ = (inp - means) / stds, (targ.float() - means) / stds
+        return super().__call__(inp, targ, **kwargs)
 
 # %% ../nbs/02_model.ipynb #be2279d9
 class BinaryCrossEntropy(BCEWithLogitsLoss):
@@ -512,6 +582,7 @@ def loss_for(task: str,  # one of dlwork's `TASKS`
              class_weights: list | None = None,  # per-class weights (cross-entropy), or per-label positive weights (BCE)
              label_smoothing: float = 0.0,  # cross-entropy only: spread this much probability over the other classes
              huber_delta: float = 1.0,  # huber only: where squared turns absolute
+             scale: tuple | None = None,  # regression: (means, stds) of the targets, to compute the loss on standardised targets
             ):
     "The fastai loss object for a task: it computes the loss and knows the activation and decoding of predictions."
     name = name or DEFAULT_LOSS[task]
@@ -531,7 +602,7 @@ def loss_for(task: str,  # one of dlwork's `TASKS`
                 return BinaryCrossEntropy(pos_weight=float(weights[1] / weights[0]))
             return BinaryCrossEntropy(pos_weight=None if weights is None else float(weights[-1]))
         return BCEWithLogitsLoss(pos_weight=weights) if weights is not None else BCEWithLogitsLoss()
-    return RegressionLoss(name, huber_delta)
+    return RegressionLoss(name, huber_delta, scale)
 
 # %% ../nbs/02_model.ipynb #b9454a90
 class ProblemMetric(_LearnerMetric):
@@ -541,12 +612,11 @@ class ProblemMetric(_LearnerMetric):
                  name: str,  # a metric name from `dlwork.problem.METRICS`
                  task: str,  # the problem's task
                  activation=None,  # logits → probabilities (the loss's `activation`); None keeps the outputs
-                 scale: tuple | None = None,  # regression: (mean, std) that turn scaled targets back into units
                 ):
         _check_choice(name, METRICS, 'metric')
         if task not in METRICS[name].tasks:
             raise ValueError(f"metric {name!r} does not fit a {task} task")
-        self.metric, self.task, self.activation, self.scale = METRICS[name], task, activation, scale
+        self.metric, self.task, self.activation = METRICS[name], task, activation
 
     @property
     def name(self):
@@ -576,9 +646,7 @@ class ProblemMetric(_LearnerMetric):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
-                if self.task == 'regression':
-                    if self.scale is not None:
-                        pred, targ = pred * self.scale[1] + self.scale[0], targ * self.scale[1] + self.scale[0]
+                if self.task == 'regression':  # predictions and targets are both in the target's units
                     return self.metric(targ.reshape(-1), pred.reshape(-1))
                 if self.task == 'multilabel':
                     return self.metric(targ.astype(int), proba=pred)
@@ -589,12 +657,11 @@ class ProblemMetric(_LearnerMetric):
 
 def metrics_for(problem: Problem,  # the problem: its task, and its `metrics` unless `names` are given
                 loss,  # the loss object (its `activation` turns outputs into probabilities)
-                scale: tuple | None = None,  # regression: (mean, std) of scaled targets
                 names: list | None = None,  # metric names from `dlwork.problem.METRICS` (default: the problem's)
                ) -> list:
     "fastai metrics for every metric of the problem (or every one named), main one first."
     activation = getattr(loss, 'activation', None)
-    return [ProblemMetric(m, problem.task, activation, scale) for m in (problem.metrics if names is None else names)]
+    return [ProblemMetric(m, problem.task, activation) for m in (problem.metrics if names is None else names)]
 
 # %% ../nbs/02_model.ipynb #df9419b4
 OPTIMIZERS = {'adamw': Adam, 'adam': partial(Adam, decouple_wd=False), 'sgd': partial(SGD, mom=0.9),
@@ -610,8 +677,24 @@ def optimizer_for(name: str = 'adamw',  # one of `OPTIMIZERS`
 # %% ../nbs/02_model.ipynb #4c8f7a7b
 ARCHITECTURES = {'mlp': ('tabular',), 'cnn': ('image',), **{n: ('image',) for n in XRESNETS},
                  **{n: ('image',) for n in PRETRAINED}, 'rnn': ('sequence', 'text'), 'lstm': ('sequence', 'text'),
-                 'gru': ('sequence', 'text'), 'transformer': ('sequence', 'text')}
-DEFAULT_ARCH = {'tabular': 'mlp', 'image': 'cnn', 'sequence': 'lstm', 'text': 'lstm'}
+                 'gru': ('sequence', 'text'), 'transformer': ('sequence', 'text'), 'bag': ('text',)}
+DEFAULT_ARCH = {'tabular': 'mlp', 'image': 'cnn', 'sequence': 'lstm', 'text': 'bag'}
+BAG_MAX_TEXTS = 100_000  # below this many training texts, the default text network is the n-gram bag (see the notebook)
+DEFAULT_WD = {'bag': (0.3, 'strong decay for the n-gram bag: most n-grams are seen a few times, and decay keeps their '
+                             'embeddings small, as the L2 penalty of a linear bag-of-words model does')}
+
+
+def default_arch(prepared: Prepared,  # the prepared data
+                ) -> tuple:  # (architecture name, why)
+    "The default architecture for the prepared data, and why: by modality, and for text by the number of training texts."
+    modality = prepared.problem.modality
+    if modality != 'text':
+        return DEFAULT_ARCH[modality], f'default for {modality} data'
+    n = len(prepared.splits.train)
+    if n < BAG_MAX_TEXTS:
+        return 'bag', (f'{n} training texts (< {BAG_MAX_TEXTS}): too few to learn word meaning from scratch in a recurrent '
+                       'network; a bag of word and bigram embeddings matches a linear bag-of-words model there')
+    return 'lstm', f'{n} training texts (≥ {BAG_MAX_TEXTS}): enough for a recurrent network to learn word order'
 
 
 def _check_arch(arch: str, modality: str) -> str:
@@ -650,9 +733,19 @@ def build_model(prepared: Prepared,  # the prepared data: sizes are read from it
                 **options,  # the architecture's own options, e.g. layers=[64, 32], hidden=128, dropout=0.2
                ) -> nn.Module:
     "A new, untrained `nn.Module` of architecture `arch` sized for the prepared data."
-    modality, recipe = prepared.problem.modality, prepared.recipe
-    arch = _check_arch(arch or DEFAULT_ARCH[modality], modality)
+    modality = prepared.problem.modality
+    arch = _check_arch(arch or default_arch(prepared)[0], modality)
     n_out = n_out or n_outputs(prepared)
+    scale = target_scale(prepared)
+    if scale is not None and options.get('y_range') is not None:
+        options = {**options, 'y_range': _scaled_range(options['y_range'], prepared, scale)}
+    net = _network(prepared, arch, n_out, options)
+    return net if scale is None else TargetScale(net, *scale)
+
+
+def _network(prepared: Prepared, arch: str, n_out: int, options: dict) -> nn.Module:
+    "The bare network of `build_model`, before any target scaling."
+    modality, recipe = prepared.problem.modality, prepared.recipe
     if arch == 'mlp':
         dls = prepared.dls
         cards = [len(dls.train_ds.classes[c]) for c in dls.cat_names]
@@ -664,6 +757,10 @@ def build_model(prepared: Prepared,  # the prepared data: sizes are read from it
                    **{n: partial(pretrained_model, n) for n in PRETRAINED}}[arch]
         _check_options(builder, options, {'n_in', 'n_out'}, arch)
         return builder(n_in=n_in, n_out=n_out, **options)
+    if arch == 'bag':
+        vocab = recipe['vocab']
+        _check_options(NgramBag, options, {'vocab_size', 'n_out', 'pad_idx'}, arch)
+        return NgramBag(len(vocab), n_out, pad_idx=vocab.index('xxpad'), **options)
     cls = TransformerNet if arch == 'transformer' else partial(RecurrentNet, cell=arch)
     _check_options(cls, options, {'n_in', 'n_out', 'cell', 'vocab_size'}, arch)
     if modality == 'text':
@@ -671,6 +768,57 @@ def build_model(prepared: Prepared,  # the prepared data: sizes are read from it
         return cls(n_out=n_out, vocab_size=len(vocab), pad_idx=vocab.index('xxpad'), **options)
     options = {'last_value': len(prepared.problem.targets), **options}
     return cls(n_in=len(recipe['inputs']), n_out=n_out, **options)
+
+
+class TargetScale(nn.Module):
+    "Wraps a network that predicts standardised targets: its outputs × std + mean are in the target's units (regression, forecasting)."
+
+    def __init__(self,
+                 model: nn.Module,  # the network, predicting (target − mean) / std
+                 means,  # training mean per output (or one for all)
+                 stds,  # training standard deviation per output (or one for all)
+                ):
+        super().__init__()
+        self.model = model
+        self.register_buffer('means', torch.as_tensor(np.asarray(means, dtype=np.float32)).reshape(-1))
+        self.register_buffer('stds', torch.as_tensor(np.asarray(stds, dtype=np.float32)).reshape(-1))
+
+    def forward(self, *x):
+        "The network's outputs in the target's units."
+        return self.model(*x) * self.stds + self.means
+
+
+def target_scale(prepared: Prepared,  # the prepared data
+                ) -> tuple | None:  # (means, stds), one per network output; None when targets are not standardised
+    "The training means and standard deviations that turn the network's standardised outputs into target units (from the recipe's `target_scale`)."
+    scale = prepared.recipe.get('target_scale')
+    if scale is None:
+        return None
+    targets = prepared.problem.targets
+    means = np.array([scale['means'][t] for t in targets], dtype='float32')
+    stds = np.array([scale['stds'][t] for t in targets], dtype='float32')
+    if prepared.problem.modality == 'sequence' and len(targets) > 1:  # outputs: horizon steps of every target, target fastest
+        horizon = prepared.recipe['horizon']
+        means, stds = np.tile(means, horizon), np.tile(stds, horizon)
+    return means, stds
+
+
+def _scaled_range(y_range, prepared: Prepared, scale: tuple) -> tuple:
+    "A `y_range` in target units (or 'auto': the training targets' range, widened by 5% each side) on the standardised scale."
+    if isinstance(y_range, str):
+        if y_range != 'auto':
+            raise ValueError(f"y_range must be (low, high) in the target's units or 'auto', got {y_range!r}")
+        y = prepared.data[prepared.problem.targets].iloc[prepared.splits.train].astype(float).to_numpy()
+        low, high = y.min(0), y.max(0)
+        low, high = low - 0.05 * (high - low), high + 0.05 * (high - low)
+    else:
+        if not isinstance(y_range, (tuple, list)) or len(y_range) != 2:
+            raise ValueError(f"y_range must be (low, high) in the target's units or 'auto', got {y_range!r}")
+        low, high = np.float32(y_range[0]), np.float32(y_range[1])
+        if not low < high:
+            raise ValueError(f"y_range must be (low, high) with low < high, got {tuple(y_range)!r}")
+    means, stds = scale[0][:len(prepared.problem.targets)], scale[1][:len(prepared.problem.targets)]
+    return float(np.min((low - means) / stds)), float(np.max((high - means) / stds))
 
 # %% ../nbs/02_model.ipynb #d4fbbc80
 class FastLearner(Learner):
@@ -697,6 +845,22 @@ class FastLearner(Learner):
         for name in ([event_name] if isinstance(event_name, str) else event_name):
             self._call_one(name)
 
+    def predict(self,
+                item,  # one raw item: a table's row (a Series or dict), a text, an image, or a frame of history for a forecast
+                rm_type_tfms=None,  # fastai's: type transforms to remove (not used for tables)
+                with_input: bool = False,  # also return the decoded input (not for tables)
+               ):
+        "fastai's `predict`: (decoded prediction, decoded index or value, probabilities or outputs). Tables go the way of fastai's `TabularLearner.predict`."
+        if isinstance(self.dls, TabularDataLoaders):
+            row = pd.Series(item) if isinstance(item, dict) else item
+            if isinstance(row, pd.DataFrame) and len(row) == 1:
+                row = row.iloc[0]
+            if not isinstance(row, pd.Series):
+                raise TypeError(f"a tabular Learner predicts one row (a Series or dict); for several, use "
+                                f"learn.get_preds(dl=learn.dls.test_dl(rows)); got {type(item).__name__}")
+            return TabularLearner.predict(self, row)
+        return super().predict(item, rm_type_tfms, with_input)
+
     def _call_one(self, event_name):
         handlers = self.__dict__.setdefault('_handlers', {})
         if event_name not in handlers:
@@ -714,18 +878,8 @@ def _rebatch(dls, bs: int):
     "The same DataLoaders with a new batch size (validation too)."
     _check_positive(bs, 'bs')
     loaders = [dl.new(bs=int(bs)) for dl in dls.loaders]
-    return type(dls)(*loaders, path=dls.path, device=dls.device)
-
-
-def _target_scale(prepared: Prepared):
-    "(means, stds) that undo the target scaling of forecasts; None when targets are not scaled."
-    recipe = prepared.recipe
-    if prepared.problem.modality != 'sequence':
-        return None
-    targets = prepared.problem.targets
-    means = np.array([recipe['means'][t] for t in targets], dtype='float32')
-    stds = np.array([recipe['stds'][t] for t in targets], dtype='float32')
-    return (means[0], stds[0]) if len(targets) == 1 else (means, stds)
+    extras = {k: v for k, v in vars(dls).items() if k in ('problem', 'text', 'mark_case', 'recipe')}  # of dlwork's loaders
+    return type(dls)(*loaders, path=dls.path, device=dls.device, **extras)
 
 
 _DEFAULT_ACTIVATION = {'mlp': 'relu', 'cnn': 'relu', 'rnn': 'tanh', 'lstm': 'tanh', 'gru': 'tanh', 'transformer': 'gelu'}
@@ -737,7 +891,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
                 metrics: list | None = None,  # metric names (default: the problem's)
                 opt: str = 'adamw',  # optimiser, one of `OPTIMIZERS`
                 lr: float = 1e-3,  # learning rate (chapter 3's `fit` can find one)
-                wd: float = 0.01,  # weight decay
+                wd: float | None = None,  # weight decay; None: by architecture (`DEFAULT_WD`, else 0.01)
                 bs: int | None = None,  # batch size (default: the one chosen in `prepare`)
                 init: str | None = 'auto',  # one of `INITIALISERS`, 'auto' (by activation) or None (keep the architecture's)
                 class_weights: str | list | None = None,  # 'balanced', a weight per class, or None
@@ -751,8 +905,11 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
         raise TypeError(f"learner_for needs a `Prepared` (see dlwork.prep.prepare), not {type(prepared).__name__}")
     problem = prepared.problem
     _check_positive(lr, 'lr')
+    default, default_why = default_arch(prepared)
+    arch = _check_arch(arch or default, problem.modality)
+    wd_why = 'chosen' if wd is not None else (DEFAULT_WD[arch][1] if arch in DEFAULT_WD else 'default')
+    wd = wd if wd is not None else DEFAULT_WD.get(arch, (0.01,))[0]
     _check_positive(wd, 'wd', allow_zero=True)
-    arch = _check_arch(arch or DEFAULT_ARCH[problem.modality], problem.modality)
     loss_name = loss or DEFAULT_LOSS[problem.task]
     weights = class_weights
     if isinstance(class_weights, str):
@@ -761,7 +918,8 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
         weights = class_weights_for(prepared)
     if weights is not None and problem.is_classification and len(weights) != problem.n_classes:
         raise ValueError(f"class_weights has {len(weights)} entries for {problem.n_classes} classes {problem.classes}")
-    loss_func = loss_for(problem.task, loss_name, weights, label_smoothing)
+    scale = target_scale(prepared)
+    loss_func = loss_for(problem.task, loss_name, weights, label_smoothing, scale=scale)
     opt_func = optimizer_for(opt)
     if init not in (None, 'auto'):
         _check_choice(init, INITIALISERS, 'initialiser')
@@ -777,16 +935,22 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
         init_weights(model, scheme, activation=activation or 'relu')
     dls = prepared.dls if bs is None else _rebatch(prepared.dls, bs)
     learn = FastLearner(dls, model, loss_func=loss_func, opt_func=opt_func, lr=lr, wd=wd, path=path or '.',
-                        metrics=metrics_for(problem, loss_func, _target_scale(prepared), metric_names))
+                        metrics=metrics_for(problem, loss_func, metric_names))
     learn.design = {
         'arch': arch, 'options': dict(options), 'loss': loss_name, 'metrics': metric_names, 'opt': opt, 'lr': lr, 'wd': wd,
         'bs': dls.train.bs, 'init': scheme, 'class_weights': weights, 'label_smoothing': label_smoothing, 'seed': seed,
         'n_out': n_out, 'parameters': int(sum(p.numel() for p in model.parameters())),
-        'why': {'arch': 'chosen' if arch != DEFAULT_ARCH[problem.modality] else f'default for {problem.modality} data',
-                'loss': 'chosen' if loss else f'default for a {problem.task} task',
+        'why': {'arch': 'chosen' if arch != default else default_why,
+                'loss': 'chosen' if loss else f'default for a {problem.task} task', 'wd': wd_why,
                 'init': f"{'default' if init == 'auto' else 'chosen'}: {scheme or 'kept the architecture’s own'}"}}
-    if getattr(model, 'last_value', 0):
-        _zero_head(model)
+    net = model.model if isinstance(model, TargetScale) else model
+    if scale is not None:
+        learn.design['target_scale'] = {'means': scale[0].tolist(), 'stds': scale[1].tolist()}
+        learn.design['why']['target_scale'] = ('the network predicts the standardised target (training mean and std), '
+                                              'so it starts at the mean; its last layer turns it into the target’s units, '
+                                              'in which predictions and metrics are read (the loss stays standardised)')
+    if getattr(net, 'last_value', 0):
+        _zero_head(net)
         learn.design['why']['output'] = ('forecast = last observed value + predicted change (`last_value`), so the '
                                          'network starts from the persistence forecast (zero-initialised head)')
     return learn

@@ -28,17 +28,19 @@ from fastai.vision.core import PILImage, PILImageBW
 from fasttransform import ItemTransform, Transform
 
 from .problem import (Problem, _atomic_write, _check_choice, _check_columns, _check_not_empty, _list_names,
-                            _markdown_table, _py)
-from .recipe import (DATE_PARTS, RECIPE_VERSION, TextTokenizer, _clip_step, _dateparts_step, _impute_step,
+                            _markdown_table, _py, feature_relevance)
+from .recipe import (DATE_PARTS, RECIPE_VERSION, TextTokenizer, _clip_step, _dateparts_step, _impute_step, _scaled_series,
                            _invalid_step, _minmax_step, _onehot_step, _zscore_step, image_pixels, read_image,
                            regularize_series)
 
 # %% auto #0
-__all__ = ['FILL_STRATEGIES', 'OUTLIER_METHODS', 'SPLIT_METHODS', 'AUGMENT_DEFAULTS', 'SCALE_METHODS', 'DateParts', 'Invalid',
-           'OneHot', 'Impute', 'outlier_bounds', 'Outliers', 'ZScore', 'MinMax', 'Splits', 'split_rows', 'given_splits',
-           'row_keys', 'SplitLeakError', 'check_splits', 'TensorSeries', 'SeriesNoise', 'SeriesScale', 'SeriesShift',
-           'WordDropout', 'WordSwap', 'TensorTabDataLoader', 'TabularNoise', 'augment_settings', 'scan_images',
-           'image_stats_for', 'text_vocab', 'infer_freq', 'Prepared', 'prepare', 'write_image_folder']
+__all__ = ['FILL_STRATEGIES', 'OUTLIER_METHODS', 'SPLIT_METHODS', 'LEAK_COLUMNS', 'AUGMENT_DEFAULTS', 'SCALE_METHODS',
+           'DateParts', 'Invalid', 'OneHot', 'Impute', 'outlier_bounds', 'Outliers', 'ZScore', 'MinMax', 'Splits',
+           'split_rows', 'given_splits', 'row_keys', 'SplitLeakError', 'check_splits', 'LeakageError', 'target_leaks',
+           'unlearnable_columns', 'TensorSeries', 'SeriesNoise', 'SeriesScale', 'SeriesShift', 'WordDropout',
+           'WordSwap', 'TensorTabDataLoader', 'TabularNoise', 'augment_settings', 'scan_images', 'image_stats_for',
+           'text_vocab', 'infer_freq', 'TabularLoaders', 'TextLoaders', 'SeriesLoaders', 'Prepared', 'prepare',
+           'write_image_folder']
 
 # %% ../nbs/01_prep.ipynb #fb16ff75
 def _sorted_values(values) -> list:
@@ -554,6 +556,89 @@ def check_splits(splits: Splits,  # the split to check
                                  f"the training rows alone: statistics leaked from valid or test rows"})
     return pd.DataFrame(found, columns=['check', 'rows', 'message'])
 
+# %% ../nbs/01_prep.ipynb #c259bea2
+class LeakageError(ValueError):
+    "A feature gives the target away on the training rows: drop it (`drop=[...]`) or accept it (`allow_leaks=True`)."
+
+
+LEAK_COLUMNS = ['feature', 'score', 'metric', 'how']
+
+
+def _one_to_one(x: pd.Series, y: pd.Series) -> bool:
+    "Do the values of `x` and the classes `y` map one-to-one (ignoring missing values), with at least two of each?"
+    ok = x.notna() & y.notna()
+    pairs = pd.DataFrame({'x': x[ok].astype(str), 'y': y[ok].astype(str)})
+    if pairs['y'].nunique() < 2:
+        return False
+    return bool((pairs.groupby('x')['y'].nunique() == 1).all() and (pairs.groupby('y')['x'].nunique() == 1).all())
+
+
+def _linear_fit(x: pd.Series, y: pd.Series) -> float:
+    "The absolute Pearson correlation of two numeric columns on their common rows (0 when it is undefined)."
+    ok = x.notna() & y.notna()
+    if ok.sum() < 3 or x[ok].nunique() < 2 or y[ok].nunique() < 2:
+        return 0.0
+    return float(abs(np.corrcoef(x[ok].astype(float), y[ok].astype(float))[0, 1]))
+
+
+def target_leaks(train: pd.DataFrame,  # the training rows only (never valid or test rows)
+                 problem: Problem,  # the problem: its single target, and each feature's kind
+                 threshold: float = 0.98,  # one-feature score (balanced accuracy or R²) from which a feature leaks
+                ) -> pd.DataFrame:  # one row per leaking feature: feature, score, metric, how it was found
+    "Features of a table that give the target away on the training rows: chapter 0's one-feature model at or above `threshold`, a one-to-one relabelling of the classes, or a linear function of a regression target."
+    if not 0 < threshold <= 1:
+        raise ValueError(f"the leakage threshold must be in (0, 1], got {threshold!r}")
+    if len(problem.targets) != 1 or problem.task == 'multilabel':
+        return pd.DataFrame(columns=LEAK_COLUMNS)
+    y = train[problem.target]
+    cols = [c for c in problem.features if problem.kind_of(c) in ('continuous', 'categorical', 'datetime')]
+    found = {}
+    if cols and len(train) >= 6:
+        relevance = feature_relevance(train, problem)
+        for col, r in relevance[relevance['score'] >= threshold].iterrows():
+            found[col] = dict(feature=col, score=float(r.score), metric=r.metric,
+                              how='one-feature decision tree, cross-validated on the training rows')
+    for col in cols:
+        x = train[col]
+        if problem.is_classification and _one_to_one(x, y):
+            found[col] = dict(feature=col, score=1.0, metric='one-to-one', how='its values map one-to-one onto the classes')
+        elif problem.task == 'regression' and pd.api.types.is_numeric_dtype(x):
+            r = _linear_fit(x, pd.to_numeric(y, errors='coerce'))
+            if r >= 0.999:
+                found[col] = dict(feature=col, score=r, metric='abs_pearson', how='a linear function of the target')
+    return pd.DataFrame(list(found.values()), columns=LEAK_COLUMNS)
+
+
+def _leak_message(leaks: pd.DataFrame, problem: Problem, threshold: float) -> str:
+    "One line: each leaking column with its score, then the two ways on."
+    each = '; '.join(f"{r.feature!r} alone predicts {problem.target!r} with {r.metric} {r.score:.3f} ({r.how})"
+                     for r in leaks.itertuples())
+    names = [str(c) for c in leaks['feature']]
+    return (f"target leakage on the training rows (threshold {threshold}): {each}. If it is not known when predicting, "
+            f"drop it (drop={names!r}; dlwork: --drop {' --drop '.join(names)}); to keep it anyway, allow_leaks=True "
+            f"(--allow-leaks)")
+
+
+def unlearnable_columns(train: pd.DataFrame,  # the training rows only
+                        problem: Problem,  # the problem: which columns are categorical
+                        min_rows: float = 2.0,  # fewest training rows per category, on average, worth an embedding
+                        keep: list | None = None,  # categorical columns to keep whatever their counts
+                       ) -> dict:  # {column: why it is dropped}
+    "Categorical columns whose categories average fewer than `min_rows` training rows: an embedding of them can only memorise."
+    keep = list(keep or [])
+    for c in keep:
+        if c not in problem.cat_names:
+            raise ValueError(f"cannot keep {c!r}: it is not a categorical feature; categorical: {_list_names(problem.cat_names)}")
+    out = {}
+    for c in problem.cat_names:
+        values = train[c].dropna()
+        n_categories = values.astype(str).nunique()
+        if c not in keep and n_categories and len(values) / n_categories < min_rows:
+            out[c] = (f"{n_categories} categories in {len(values)} training rows ({len(values) / n_categories:.2f} per "
+                      f"category, fewer than {min_rows:g})")
+    return out
+
+
 # %% ../nbs/01_prep.ipynb #8a66c270
 class TensorSeries(TensorBase):
     "A window of a time series, (steps, series): the type sequence augmentations act on."
@@ -771,10 +856,10 @@ def _y_block(problem: Problem):
 
 
 def _target_frame(df: pd.DataFrame, problem: Problem) -> pd.DataFrame:
-    "Targets in the types fastai wants: classes as given, numbers as float32."
+    "Targets in the types fastai wants (those present): classes as given, numbers as float32."
     df = df.copy()
     if problem.task in ('regression', 'multilabel'):
-        for t in problem.targets:
+        for t in [t for t in problem.targets if t in df.columns]:
             df[t] = pd.to_numeric(df[t], errors='raise').astype('float32')
     return df
 
@@ -819,8 +904,8 @@ def _tabular_inputs(problem: Problem) -> list:
 
 
 def _tabular_frame(df: pd.DataFrame, problem: Problem) -> pd.DataFrame:
-    "Feature and target columns only, categoricals as plain objects (so codes come from the fitted vocabulary)."
-    out = _target_frame(df[[*_tabular_inputs(problem), *problem.targets]], problem)
+    "Feature and target columns only (targets when present), categoricals as plain objects (so codes come from the fitted vocabulary)."
+    out = _target_frame(df[[*_tabular_inputs(problem), *[t for t in problem.targets if t in df.columns]]], problem)
     for c in problem.cat_names:
         if isinstance(out[c].dtype, pd.CategoricalDtype) or out[c].dtype == bool:
             out[c] = out[c].astype(object)
@@ -838,7 +923,8 @@ def _build_tabular(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dic
                        splits=(list(range(n_train)), list(range(n_train, len(tv)))), reduce_memory=False,
                        device=default_device())  # ReadTabBatch moves batches to the TabularPandas' device
     changes = {type(p).__name__: dict(getattr(p, 'changed_', {})) for p in procs}
-    dls = to.dataloaders(bs=opts['bs'], num_workers=opts['num_workers'], dl_type=TensorTabDataLoader)
+    loaders = to.dataloaders(bs=opts['bs'], num_workers=opts['num_workers'], dl_type=TensorTabDataLoader)
+    dls = TabularLoaders(*loaders.loaders, problem=problem, path=loaders.path, device=loaders.device)
     aug = opts['augment']
     if aug is not None:  # fastai's tabular DataLoaders have no split_idx, so the noise goes into the training one only
         scaled = [to.cont_names.index(c) for c in _tabular_conts(problem) if c in to.cont_names]
@@ -977,9 +1063,9 @@ def _build_text(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict) 
                                                 n_workers=0), _y_block(problem)),
                       get_x=ColReader('text'), get_y=get_y,
                       splitter=IndexSplitter(list(range(len(splits.train), len(tv)))), item_tfms=item_tfms)
-    dls = block.dataloaders(tv, bs=opts['bs'], num_workers=opts['num_workers'])
-    test = _tokenized(frame.iloc[splits.test].reset_index(drop=True), col, tokenizer)
-    test_dl = dls.test_dl(test, rm_type_tfms=0, with_labels=True)
+    loaders = block.dataloaders(tv, bs=opts['bs'], num_workers=opts['num_workers'])
+    dls = TextLoaders(*loaders.loaders, text=col, mark_case=tokenizer.mark_case, path=loaders.path, device=loaders.device)
+    test_dl = dls.test_dl(frame.iloc[splits.test], with_labels=True)
     state = {'inputs': [col], 'tokenizer': 'dlwork.TextTokenizer', 'mark_case': tokenizer.mark_case, 'vocab': vocab,
              'seq_len': opts['seq_len'], 'pad': 'first, in chunks of seq_len'}
     keys = frame[col].map(lambda t: ' '.join(tokenizer.tokens(t)))
@@ -1044,21 +1130,128 @@ def _build_sequence(problem: Problem, df: pd.DataFrame, opts: dict) -> dict:
     means = {c: float(v) for c, v in train.mean().items()}
     stds = {c: float(v) if v > 0 else 1.0 for c, v in train.std(ddof=0).items()}
     values = ((frame[inputs] - means) / stds).to_numpy(dtype=np.float32)
-    target = np.ascontiguousarray(values[:, 0])
+    target = frame[inputs[0]].to_numpy(dtype=np.float32)  # targets stay in their units: the model standardises them itself
     dsets = Datasets(list(starts[0]) + list(starts[1]), tfms=[[_WindowInput(values, window)], [_WindowTarget(target, horizon)]],
                      splits=(list(range(len(starts[0]))), list(range(len(starts[0]), len(starts[0]) + len(starts[1])))))
     aug = opts['augment']
     after_batch = [] if aug is None else [SeriesNoise(aug['noise']), SeriesScale(aug['scale']), SeriesShift(aug['shift'])]
-    dls = dsets.dataloaders(bs=opts['bs'], after_batch=after_batch, num_workers=opts['num_workers'])
-    test_dl = dls.test_dl(list(starts[2]), with_labels=True)
     state = {'inputs': inputs, 'targets': list(problem.targets), 'time': time, 'freq': freq, 'window': window,
-             'horizon': horizon, 'means': means, 'stds': stds}
+             'horizon': horizon, 'means': means, 'stds': stds,
+             'target_scale': {'means': {t: means[t] for t in problem.targets}, 'stds': {t: stds[t] for t in problem.targets}}}
+    loaders = dsets.dataloaders(bs=opts['bs'], after_batch=after_batch, num_workers=opts['num_workers'])
+    dls = SeriesLoaders(*loaders.loaders, recipe=state, path=loaders.path, device=loaders.device)
+    test_dl = dls.test_dl(list(starts[2]), with_labels=True)
     last = pd.Series(frame.index[np.minimum(np.arange(n) + horizon - 1, n - 1)])
     times = pd.Series(frame.index[np.arange(n)])
     times.iloc[starts[0]] = last.iloc[starts[0]]
     splits = Splits(*starts, 'time')
     return dict(dls=dls, test_dl=test_dl, state=state,
                 splits=splits, frame=frame, filled=filled, times=times)
+
+# %% ../nbs/01_prep.ipynb #d5ffba96
+def _as_frame(items, what: str) -> pd.DataFrame:
+    "Rows as a DataFrame: a frame as it is; a Series or dict is one row; a list of Series or dicts is several."
+    if isinstance(items, pd.DataFrame):
+        return items
+    if isinstance(items, (pd.Series, dict)):
+        items = [items]
+    if isinstance(items, (list, tuple)) and items and all(isinstance(r, (pd.Series, dict)) for r in items):
+        return pd.DataFrame([dict(r) for r in items]).infer_objects()
+    raise TypeError(f"{what} takes a DataFrame of raw rows, one row (a Series or dict) or a list of rows, "
+                    f"not {type(items).__name__}")
+
+
+class TabularLoaders(TabularDataLoaders):
+    "fastai's tabular DataLoaders whose `test_dl` (and so `Learner.predict`) takes raw rows: a DataFrame, a Series, a dict, or a list of them."
+
+    def __init__(self,
+                 *loaders,  # the train and valid `TabDataLoader`s
+                 problem: Problem | None = None,  # which raw columns are features, categories and targets
+                 **kwargs):  # path, device
+        super().__init__(*loaders, **kwargs)
+        self.problem = problem
+
+    def test_dl(self,
+                test_items,  # raw rows with the training's feature columns (the target too, for labels)
+                rm_type_tfms=None,  # unused (fastai's signature)
+                process: bool = True,  # apply the fitted procs now
+                inplace: bool = False,  # process `test_items` in place
+                **kwargs):  # passed to the `TabDataLoader`, e.g. bs
+        "A test DataLoader of raw rows, through the fitted procs (as `prepare`'s test set)."
+        kwargs.pop('with_labels', None)  # tables take labels whenever the target column is there
+        rows = _as_frame(test_items, 'a tabular test_dl').infer_objects()
+        if self.problem is not None:
+            _check_columns(rows, _tabular_inputs(self.problem), 'feature column')
+            rows = _tabular_frame(rows, self.problem)
+        return super().test_dl(rows, rm_type_tfms, process, inplace, **kwargs)
+
+
+class TextLoaders(DataLoaders):
+    "fastai DataLoaders for text whose `test_dl` (and so `Learner.predict`) takes raw text: a string, a list of strings, or rows with the text column."
+
+    def __init__(self,
+                 *loaders,  # the train and valid DataLoaders of the `TextBlock`
+                 text: str = 'text',  # the raw text column
+                 mark_case: bool = True,  # the tokenizer's setting in training
+                 **kwargs):  # path, device
+        super().__init__(*loaders, **kwargs)
+        self.text, self.mark_case = text, mark_case
+
+    def test_dl(self,
+                test_items,  # texts, or rows holding the text column (and the target, for labels)
+                rm_type_tfms=None,  # unused: raw texts are tokenised here, as in training
+                with_labels: bool = False,  # are the targets in the rows?
+                **kwargs):  # passed to the DataLoader, e.g. bs
+        "A test DataLoader of raw texts, tokenised and numericalised as in training."
+        if isinstance(test_items, str):
+            test_items = [test_items]
+        if isinstance(test_items, (list, tuple, np.ndarray, pd.Series)) and all(isinstance(t, str) for t in test_items):
+            rows = pd.DataFrame({self.text: [str(t) for t in test_items]})
+        else:
+            rows = _as_frame(test_items, 'a text test_dl')
+            _check_columns(rows, [self.text], 'text column')
+        rows = rows.reset_index(drop=True).astype({self.text: str})
+        tokens = _tokenized(rows, self.text, TextTokenizer(self.mark_case))
+        return super().test_dl(tokens, rm_type_tfms=0, with_labels=with_labels, **kwargs)
+
+
+class SeriesLoaders(DataLoaders):
+    "fastai DataLoaders of forecast windows whose `test_dl` (and so `Learner.predict`) takes raw history: a frame with the time column and the series."
+
+    def __init__(self,
+                 *loaders,  # the train and valid DataLoaders of window positions
+                 recipe: dict | None = None,  # the sequence recipe: time, freq, inputs, targets, scaling, window, horizon
+                 **kwargs):  # path, device
+        super().__init__(*loaders, **kwargs)
+        self.recipe = recipe
+
+    def test_dl(self,
+                test_items,  # a frame of history (≥ `window` steps), a list holding one (the last window only), or window positions
+                rm_type_tfms=None,  # passed on for window positions
+                with_labels: bool = False,  # keep only windows whose whole horizon is in the frame, with their targets
+                **kwargs):  # passed to the DataLoader, e.g. bs
+        "Forecast windows of raw history: one per step from the first full window on (only the last for `predict`)."
+        last_only = isinstance(test_items, (list, tuple)) and len(test_items) == 1 and isinstance(test_items[0], pd.DataFrame)
+        if last_only:
+            test_items = test_items[0]
+        if not isinstance(test_items, pd.DataFrame):
+            return super().test_dl(test_items, rm_type_tfms=rm_type_tfms, with_labels=with_labels, **kwargs)
+        s = self.recipe
+        _check_columns(test_items, [s['time'], *s['inputs']], 'column')
+        frame, values = _scaled_series(s, test_items)
+        window, horizon = s['window'], s['horizon']
+        if len(values) < window:
+            raise ValueError(f"a forecast needs at least one window of history: {window} steps at frequency "
+                             f"{s['freq']}, got {len(values)}")
+        last = len(values) - horizon if with_labels else len(values)
+        if last < window:
+            raise ValueError(f"with_labels needs {window} steps of history plus {horizon} of targets, got {len(values)}")
+        starts = [len(values)] if last_only else list(range(window, last + 1))
+        tfms = [[_WindowInput(values, window)]]
+        if with_labels:
+            tfms.append([_WindowTarget(frame[s['targets'][0]].to_numpy(dtype=np.float32), horizon)])
+        return self.valid.new(Datasets(starts, tfms=tfms, n_inp=1), **kwargs)
+
 
 # %% ../nbs/01_prep.ipynb #54b8702c
 class Prepared:
@@ -1241,7 +1434,12 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
             window: int = 30,  # sequences: input steps per example
             horizon: int = 1,  # sequences: steps ahead to forecast
             freq: str | None = 'infer',  # sequences: resample to this pandas frequency ('infer': the commonest step; None: keep)
-            allow_leaks: bool = False,  # turn split-integrity errors into warnings (recorded in the steps)
+            drop: list | None = None,  # columns to remove before anything is fitted (e.g. a leaking feature); recorded as a step
+            keep: list | None = None,  # categorical columns to keep even with fewer than `min_rows_per_category` rows per category
+            min_rows_per_category: float = 2.0,  # tables: drop categoricals whose categories average fewer training rows
+            leakage_threshold: float = 0.98,  # tables: a feature whose one-feature score on the training rows reaches this leaks
+            scale_target: bool = True,  # regression: standardise targets with training statistics (predictions stay in units)
+            allow_leaks: bool = False,  # turn split-integrity and target-leakage errors into warnings (recorded in the steps)
             num_workers: int = 0,  # DataLoader worker processes
            ) -> Prepared:
     "Clean, split, encode, scale and augment `data` for `problem`, check the splits for leaks, and build fastai DataLoaders."
@@ -1253,6 +1451,8 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
         _check_choice(outliers, ('clip', 'drop'), 'outliers option')
     problem.validate(data)
     steps, df = [], data.copy()
+    if drop:
+        problem = _drop_asked(problem, list(drop), steps)
     if not df.index.is_unique:
         df = df.reset_index(drop=True)
     missing_target = df[problem.targets].isna().any(axis=1)
@@ -1303,6 +1503,9 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     _step(steps, 'split', f"{splits.method} split {splits.sizes}, seed {seed}; test rows set aside first",
           _split_reason(splits.method, problem, groups), **splits.sizes)
     if problem.modality == 'tabular':
+        train = df.iloc[splits.train]
+        problem = _drop_unlearnable(problem, train, keep, min_rows_per_category, steps)
+        _handle_target_leaks(target_leaks(train, problem, leakage_threshold), problem, leakage_threshold, steps, allow_leaks)
         opts.update(invalid=invalid, fill=fill, fill_value=fill_value, indicators=indicators, outliers=outliers,
                     outlier_method=outlier_method, outlier_factor=outlier_factor,
                     scale_groups=_scale_groups(problem, scale), onehot_columns=_onehot_columns(df, problem, onehot))
@@ -1331,6 +1534,9 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     times = df[problem.time].reset_index(drop=True) if problem.time and splits.method == 'time' else None
     leaks = check_splits(splits, keys_after, group_values, times, built['fitted'], built['refit'])
     _handle_leaks(leaks, steps, allow_leaks, built['refit'] is not None)
+    if problem.task == 'regression' and scale_target:
+        built['state']['target_scale'] = _target_scale(df.iloc[splits.train], problem.targets)
+        _target_scale_step(steps, built['state']['target_scale'])
     recipe = _recipe(problem, built['state'], data)
     return Prepared(problem, built['dls'], built['test_dl'], recipe, splits, steps, df, _balance(df, splits, problem))
 
@@ -1339,6 +1545,59 @@ _AUGMENT_WHY = {'image': 'more varied training images; no flips unless asked, si
                 'text': 'word dropout and swaps make the model rely on more than a few words',
                 'tabular': 'noise on scaled numbers regularises small tables',
                 'sequence': 'noise, scaling and shifts make forecasts robust to small changes'}
+
+
+def _drop_asked(problem: Problem, drop: list, steps: list) -> Problem:
+    "Remove the columns named in `drop=` from the problem, before anything is fitted."
+    for c in drop:
+        if c in problem.targets:
+            raise ValueError(f"cannot drop {c!r}: it is the target")
+        if c not in problem.features:
+            raise ValueError(f"cannot drop {c!r}: it is not a feature; features: {_list_names(problem.features)}")
+    _step(steps, 'dropped columns', f"removed {_list_names(drop)} before anything was fitted", 'asked for (drop=...)',
+          columns=drop)
+    return _without_columns(problem, drop)
+
+
+def _drop_unlearnable(problem: Problem, train: pd.DataFrame, keep, min_rows: float, steps: list) -> Problem:
+    "Drop the categoricals an embedding could only memorise (`unlearnable_columns`), recording why."
+    unlearnable = unlearnable_columns(train, problem, min_rows, keep)
+    if not unlearnable:
+        return problem
+    _step(steps, 'unlearnable columns', 'dropped ' + '; '.join(f"{c!r}: {why}" for c, why in unlearnable.items()),
+          'an embedding of categories seen about once can only memorise training rows; keep=[...] keeps a column',
+          columns=list(unlearnable))
+    return _without_columns(problem, list(unlearnable))
+
+
+def _handle_target_leaks(leaks: pd.DataFrame, problem: Problem, threshold: float, steps: list, allow: bool):
+    "Stop on a leaking feature (`LeakageError`), or record it as a warning step when `allow`."
+    if leaks.empty:
+        _step(steps, 'target leakage', f"no feature predicts {problem.target!r} alone on the training rows "
+              f"(threshold {threshold})", 'a column derived from the target makes every score meaningless')
+        return
+    message = _leak_message(leaks, problem, threshold)
+    if not allow:
+        raise LeakageError(message)
+    warnings.warn(f"target leakage allowed by allow_leaks=True: {message}")
+    _step(steps, 'target leakage', f"LEAKS ALLOWED (allow_leaks=True): {message}", 'the user overrode the check',
+          columns=[str(c) for c in leaks['feature']], leaks=leaks.to_dict('records'))
+
+
+def _target_scale(train: pd.DataFrame, targets: list) -> dict:
+    "Training mean and standard deviation of each regression target (a constant target gets std 1)."
+    values = train[targets].apply(pd.to_numeric, errors='coerce').astype('float64')
+    stds = values.std(ddof=0)
+    return {'means': {t: float(values[t].mean()) for t in targets},
+            'stds': {t: float(stds[t]) if stds[t] > 0 else 1.0 for t in targets}}
+
+
+def _target_scale_step(steps: list, scale: dict):
+    described = ', '.join(f"{t!r} mean {m:.4g}, std {scale['stds'][t]:.4g}" for t, m in scale['means'].items())
+    _step(steps, 'target scale', f"the network learns the standardised target ({described}, from the training rows); "
+          "predictions, metrics and history are in the target's units",
+          'an output layer starting near 0 reaches a target far from 0 slowly; on the standardised scale it starts at the mean',
+          target_scale=scale)
 
 
 def _split_reason(method: str, problem: Problem, groups) -> str:
@@ -1400,11 +1659,12 @@ def _counts(d: dict) -> str:
 def _tabular_steps(steps: list, built: dict, opts: dict, problem: Problem):
     ch, tch, state = built['changes'], built['test_changes'], built['state']
     fitted = built['fitted']
-    unused = [c for c in problem.features if c not in state['inputs']]
+    unused = [c for c in problem.features if c not in state['inputs']] + problem.columns['id'] + problem.columns['ignored']
     if unused:
         _step(steps, 'unused columns', f"not used by the tabular model: {_list_names(unused)} "
               f"({', '.join(sorted({problem.kind_of(c) for c in unused}))})",
-              'a tabular network reads numbers, categories and dates; text and images need their own model', columns=unused)
+              'a tabular network reads numbers, categories and dates; identifiers only tell rows apart (an embedding of '
+              'them could only memorise); text and images need their own model', columns=unused)
     if 'dateparts' in fitted:
         dates = fitted['dateparts']['columns']
         _step(steps, 'dates', f"{_list_names(dates)} → {len(DATE_PARTS)} numeric parts each ({', '.join(DATE_PARTS)}); "

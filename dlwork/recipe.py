@@ -375,9 +375,9 @@ def _scaled_series(s: dict, rows: pd.DataFrame) -> tuple:
 
 
 def _sequence_windows(s: dict, rows: pd.DataFrame) -> tuple:
-    "Every complete (input window, next `horizon` targets) pair in `rows`, scaled; also their first target times."
+    "Every complete (input window, next `horizon` targets) pair in `rows`: inputs scaled, targets in their units; also their first target times."
     frame, values = _scaled_series(s, rows)
-    target = values[:, [s['inputs'].index(t) for t in s['targets']]]
+    target = frame[s['targets']].to_numpy(dtype=np.float32)
     window, horizon = s['window'], s['horizon']
     starts = np.arange(window, len(values) - horizon + 1)
     if len(starts) == 0:

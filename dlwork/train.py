@@ -9,6 +9,8 @@ import contextlib
 import io
 import json
 import math
+import pickle
+import sys
 import random
 import time
 import warnings
@@ -23,12 +25,14 @@ from fastai.callback.schedule import ParamScheduler, fit_one_cycle  # noqa: F401
 from fastai.callback.training import GradientClip
 from fastai.learner import Learner
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
+from fastcore.foundation import L
 
 from .problem import METRICS, _atomic_write, _check_choice, _markdown_table
 
 # %% auto #0
-__all__ = ['POLICIES', 'History', 'EpochLog', 'OverfittingWarning', 'GapWarning', 'KeepBest', 'TrainingDiverged', 'StopOnNaN',
-           'Checkpoint', 'load_checkpoint', 'schedule_for', 'RunSchedule', 'fit', 'distributed']
+__all__ = ['POLICIES', 'History', 'EpochLog', 'EpochLine', 'progress_style', 'OverfittingWarning', 'GapWarning', 'KeepBest',
+           'TrainingDiverged', 'StopOnNaN', 'Checkpoint', 'load_checkpoint', 'schedule_for', 'RunSchedule', 'fit',
+           'distributed']
 
 # %% ../nbs/03_train.ipynb #fd36315a
 class History:
@@ -147,6 +151,44 @@ class EpochLog(Callback):
     def frame(self) -> pd.DataFrame:
         "The rows as a DataFrame."
         return pd.DataFrame(self.rows)
+
+# %% ../nbs/03_train.ipynb #c07274e1
+class EpochLine(Callback):
+    "Print one plain line per completed epoch (losses, metrics, lr, seconds) from an `EpochLog`: progress for logs and pipes."
+    order = 57  # after EpochLog (55) has its row
+
+    def __init__(self,
+                 log: EpochLog,  # where the rows come from
+                 epochs: int,  # epochs in the whole run, for 'epoch 3/10'
+                 file=None,  # where to print (default: standard output at the time of printing)
+                ):
+        self.log, self.epochs, self.file = log, epochs, file
+
+    def before_fit(self):
+        "Print nothing during lr_find."
+        self.run = not hasattr(self.learn, 'lr_finder')
+
+    def after_epoch(self):
+        "Print the epoch's row."
+        row = self.log.rows[-1]
+        parts = [f"epoch {row['epoch'] + 1}/{self.epochs}"]
+        parts += [f'{k} {v:.4g}' for k, v in row.items() if k not in ('epoch', 'lr', 'seconds')]
+        parts += [f"lr {row['lr']:.3g}", f"{row['seconds']:.1f}s"]
+        print('  '.join(parts), file=self.file or sys.stdout, flush=True)
+
+
+def progress_style(progress: bool | str = True,  # True: bars or lines, whichever fits the output; 'bars', 'lines', or False
+                  ) -> str | None:  # 'bars', 'lines' or None (silent)
+    "How to show training progress: bars in a notebook or terminal, one line per epoch when output goes to a file or pipe."
+    if progress in ('bars', 'lines'):
+        return progress
+    if progress is False or progress is None:
+        return None
+    if progress is not True:
+        raise ValueError(f"progress must be True, False, 'bars' or 'lines', got {progress!r}")
+    from fastprogress.fastprogress import IN_NOTEBOOK
+    return 'bars' if IN_NOTEBOOK or sys.stdout.isatty() else 'lines'
+
 
 # %% ../nbs/03_train.ipynb #6f2ccf10
 class OverfittingWarning(UserWarning):
@@ -279,8 +321,31 @@ class StopOnNaN(Callback):
             raise CancelFitException()
 
 # %% ../nbs/03_train.ipynb #4d9a165b
+def _plain(obj):
+    "`obj` with fastcore `L`s as lists and NumPy values as tensors or numbers: what `torch.load(weights_only=True)` reads."
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, L)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_plain(v) for v in obj)
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _numpy_rng_state() -> dict:
+    "NumPy's global RNG state as tensors and numbers, which `torch.load(weights_only=True)` reads without unpickling code."
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {'name': name, 'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos), 'has_gauss': int(has_gauss),
+            'cached_gaussian': float(cached)}
+
+
 def _rng_state(learn) -> dict:
-    state = {'python': random.getstate(), 'numpy': np.random.get_state(), 'torch': torch.get_rng_state(),
+    "Every random state a resumed run needs, as tensors, numbers, strings, lists and tuples only (no pickled objects)."
+    state = {'python': random.getstate(), 'numpy': _numpy_rng_state(), 'torch': torch.get_rng_state(),
              'loaders': [getattr(dl, 'dl', dl).rng.getstate() for dl in learn.dls.loaders]}  # .dl: distributed wrapper
     if torch.cuda.is_available():
         state['cuda'] = torch.cuda.get_rng_state_all()
@@ -289,7 +354,8 @@ def _rng_state(learn) -> dict:
 
 def _set_rng_state(learn, state: dict):
     random.setstate(state['python'])
-    np.random.set_state(state['numpy'])
+    n = state['numpy']
+    np.random.set_state((n['name'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['cached_gaussian']))
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state['cuda'])
@@ -324,22 +390,26 @@ class Checkpoint(Callback):
     def after_epoch(self):
         "Save the checkpoint of the completed epoch."
         state = {'format': 'dlwork.checkpoint', 'epoch': self.first_epoch + self.epoch, 'plan': self.plan,
-                 'model': _unwrap(self.learn.model).state_dict(), 'opt': self.learn.opt.state_dict(),
+                 'model': _unwrap(self.learn.model).state_dict(), 'opt': _plain(self.learn.opt.state_dict()),
                  'history': self.log.rows, 'best': self.best.state() if self.best is not None else None,
                  'smooth_loss': (self.recorder.smooth_loss.count, self.recorder.smooth_loss.val.detach().cpu()),
                  'rng': _rng_state(self.learn)}
-        _atomic_save(state, self.path)
+        _atomic_save(_plain(state), self.path)
         _atomic_write(self.path.parent / 'history.csv', self.log.frame.to_csv(index=False))  # to watch a running job
 
 
 def load_checkpoint(path: str | Path,  # a checkpoint written by `Checkpoint`
                    ) -> dict:
-    "Read a checkpoint, with a clear error when it is missing or is not one."
+    "Read a checkpoint without unpickling code (`torch.load(weights_only=True)`), with a clear error when it is missing, is not one, or holds Python objects."
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}: nothing to resume (train without resume=True first)")
     try:
-        state = torch.load(path, map_location='cpu', weights_only=False)
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = next((line.strip() for line in str(e).splitlines() if 'WeightsUnpickler error' in line), str(e)[:200])
+        raise ValueError(f"{path} holds Python objects besides tensors and plain data, which dlwork refuses to unpickle "
+                         f"(unpickling can run code); a dlwork checkpoint never does. Was it made elsewhere? ({first})") from e
     except Exception as e:
         raise ValueError(f"{path} is not a readable checkpoint ({type(e).__name__}: {e})") from e
     if not isinstance(state, dict) or state.get('format') != 'dlwork.checkpoint':
@@ -490,7 +560,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
         checkpoint: bool = True,  # save a checkpoint after each epoch (needed to resume)
         resume: bool = False,  # continue from the checkpoint in `run_dir`
         run_dir: str | Path | None = None,  # where history, plots and checkpoint go (default: `learn.path/'train'`)
-        progress: bool = True,  # show progress bars and the epoch table
+        progress: bool | str = True,  # True: bars in a notebook or terminal, one line per epoch otherwise; 'bars', 'lines', False
        ) -> History:
     "Train `learn` for `epochs` with a learning-rate policy, monitoring, early stopping, checkpoints and resume; return the `History`."
     _check_epochs(epochs)
@@ -513,6 +583,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
     plan = {'epochs': int(epochs), 'policy': policy, 'batches_per_epoch': n,
             'arch': design.get('arch', type(learn.model).__name__), 'wd': learn.wd if wd is None else wd}
     _check_choice(policy, POLICIES, 'policy')
+    style = progress_style(progress)
     precision_cb, precision = _precision(mixed_precision, learn)
     decisions = {'epochs': int(epochs), 'policy': policy, 'seed': seed, 'monitor': monitor, 'patience': patience,
                  'clip': clip, 'mixed_precision': precision, 'device': str(learn.dls.device), 'run_dir': str(run_dir),
@@ -528,7 +599,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
             raise ValueError(f"the checkpoint in {ckpt_path} does not fit this model; build the Learner as for the "
                              f"interrupted run ({e})") from e
         learn.create_opt()
-        learn.opt.load_state_dict(state['opt'])
+        learn.opt.load_state_dict({'state': state['opt']['state'], 'hypers': L(state['opt']['hypers'])})
         _set_rng_state(learn, state['rng'])
         if state['best'] is not None:
             best.load_state(state['best'])
@@ -541,7 +612,9 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
                 dl.rng = random.Random(seed + i)
         source = 'given'
         if lr is None:
-            lr, source = _find_lr(learn, run_dir, progress), 'lr_find (valley suggestion)'
+            lr, source = _find_lr(learn, run_dir, style == 'bars'), 'lr_find (valley suggestion)'
+            if style == 'lines':
+                print(f'lr_find: valley suggestion {lr:.3g}', flush=True)
         decisions.update(lr=lr, lr_source=source)
     plan.update(lr=lr, lr_source=decisions['lr_source'], seed=decisions['seed'])
     log, gap, nan = EpochLog(rows, first, smooth), GapWarning(gap_patience) if gap_patience else None, StopOnNaN()
@@ -550,11 +623,12 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
     cbs += [gap] if gap else []
     cbs += [GradientClip(clip)] if clip else []
     cbs += [precision_cb] if precision_cb else []
+    cbs += [EpochLine(log, epochs)] if style == 'lines' else []
     learn._dlwork_first_epoch = first
     started = time.perf_counter()
     try:
         if first < epochs:
-            if progress:
+            if style == 'bars':
                 learn.fit(epochs - first, lr=lr, wd=wd, cbs=cbs)
             else:
                 with learn.no_bar(), learn.no_logging():
