@@ -685,16 +685,17 @@ DEFAULT_WD = {'bag': (0.3, 'strong decay for the n-gram bag: most n-grams are se
 
 
 def default_arch(prepared: Prepared,  # the prepared data
+                 max_bag_texts: int = BAG_MAX_TEXTS,  # text: below this many training texts, the n-gram bag
                 ) -> tuple:  # (architecture name, why)
     "The default architecture for the prepared data, and why: by modality, and for text by the number of training texts."
     modality = prepared.problem.modality
     if modality != 'text':
         return DEFAULT_ARCH[modality], f'default for {modality} data'
     n = len(prepared.splits.train)
-    if n < BAG_MAX_TEXTS:
-        return 'bag', (f'{n} training texts (< {BAG_MAX_TEXTS}): too few to learn word meaning from scratch in a recurrent '
+    if n < max_bag_texts:
+        return 'bag', (f'{n} training texts (< {max_bag_texts}): too few to learn word meaning from scratch in a recurrent '
                        'network; a bag of word and bigram embeddings matches a linear bag-of-words model there')
-    return 'lstm', f'{n} training texts (≥ {BAG_MAX_TEXTS}): enough for a recurrent network to learn word order'
+    return 'lstm', f'{n} training texts (≥ {max_bag_texts}): enough for a recurrent network to learn word order'
 
 
 def _check_arch(arch: str, modality: str) -> str:
