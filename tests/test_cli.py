@@ -187,3 +187,32 @@ def test_train_takes_architecture_options(dlwork, tmp_path):
     assert 'mlp trained 2 epochs at lr 0.01 (given)' in done.stdout
     bad = dlwork('train', '--example', 'penguins', '--epochs', '2', '--option', 'hiden=3', '--out', tmp_path / 'q')
     assert bad.returncode == 2 and "architecture 'mlp' has no option 'hiden'" in bad.stderr
+
+
+def test_target_leakage_stops_prepare_and_train_with_status_2_and_writes_nothing(dlwork, tmp_path):
+    data = load_example('penguins').data
+    data.assign(species_code=data['species'].map({'Adelie': 'a', 'Chinstrap': 'c', 'Gentoo': 'g'})).to_csv(tmp_path / 'p.csv', index=False)
+    assert dlwork('explore', 'p.csv', '--target', 'species', '--out', 'run', '--quiet').returncode == 0
+    before = _digests(tmp_path / 'run')
+    for command in ('prepare', 'train'):
+        extra = ['--epochs', '1'] if command == 'train' else []
+        done = dlwork(command, 'p.csv', '--target', 'species', '--out', 'run', '--quiet', *extra)
+        assert done.returncode == 2, done.stderr
+        message = done.stderr.strip()
+        assert len(message.splitlines()) == 1, message
+        assert "'species_code' alone predicts 'species'" in message and '--drop species_code' in message, message
+        assert _digests(tmp_path / 'run') == before                     # nothing new, nothing changed
+    done = dlwork('train', 'p.csv', '--target', 'species', '--out', 'run', '--epochs', '1', '--lr', '0.01',
+                  '--drop', 'species_code', '--quiet')
+    assert done.returncode == 0, done.stderr
+    assert 'species_code' not in json.loads((tmp_path / 'run' / 'prep' / 'recipe.json').read_text())['inputs']
+
+
+def test_train_into_a_pipe_prints_one_plain_line_per_epoch(dlwork, tmp_path):
+    done = dlwork('train', '--example', 'penguins', '--epochs', '4', '--out', tmp_path / 'p')
+    assert done.returncode == 0, done.stderr
+    assert '\r' not in done.stdout and '\r' not in done.stderr
+    epochs = [line for line in done.stdout.splitlines() if line.startswith('epoch ')]
+    assert [line.split()[1] for line in epochs] == ['1/4', '2/4', '3/4', '4/4']
+    assert all('train_loss' in line and 'valid_loss' in line and 'accuracy' in line for line in epochs)
+    assert done.stdout.splitlines()[0].startswith('lr_find: valley suggestion')
