@@ -165,8 +165,8 @@ class EpochLine(Callback):
         self.log, self.epochs, self.file = log, epochs, file
 
     def before_fit(self):
-        "Print nothing during lr_find."
-        self.run = not hasattr(self.learn, 'lr_finder')
+        "Print nothing during lr_find, nor in the other processes of a distributed run (rank 0 prints)."
+        self.run = not hasattr(self.learn, 'lr_finder') and rank_distrib() == 0
 
     def after_epoch(self):
         "Print the epoch's row."
