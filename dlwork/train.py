@@ -390,7 +390,7 @@ class Checkpoint(Callback):
     def after_epoch(self):
         "Save the checkpoint of the completed epoch."
         state = {'format': 'dlwork.checkpoint', 'epoch': self.first_epoch + self.epoch, 'plan': self.plan,
-                 'model': _unwrap(self.learn.model).state_dict(), 'opt': _plain(self.learn.opt.state_dict()),
+                 'model': _unwrap(self.learn.model).state_dict(), 'opt': self.learn.opt.state_dict(),
                  'history': self.log.rows, 'best': self.best.state() if self.best is not None else None,
                  'smooth_loss': (self.recorder.smooth_loss.count, self.recorder.smooth_loss.val.detach().cpu()),
                  'rng': _rng_state(self.learn)}
