@@ -65,8 +65,8 @@ def _quietly_import(name: str):
         return importlib.import_module(name)
 
 
-def _prepared(args) -> tuple:
-    "(prepared data, problem, run directory): the problem from RUN/problem.json unless re-inferred, then `prepare`."
+def _prepared(args, save: bool = True) -> tuple:
+    "(prepared data, problem, run directory): the problem from RUN/problem.json unless re-inferred, then `prepare`; saved unless `save` is False."
     prepare = _quietly_import('dlwork.prep').prepare
     from dlwork.problem import Problem
     data, target, name = _load(args)
@@ -84,8 +84,9 @@ def _prepared(args) -> tuple:
     if args.augment is not None:
         options['augment'] = args.augment == 'on'
     prepared = prepare(problem, data, allow_leaks=args.allow_leaks, **options)
-    problem.to_json(saved)
-    prepared.save(run / 'prep')
+    if save:
+        problem.to_json(saved)
+        prepared.save(run / 'prep')
     return prepared, problem, run
 
 
@@ -127,6 +128,52 @@ def _train(args) -> int:
         print(f"\n{learn.design['arch']} trained {d['epochs_run']} epochs at lr {d['lr']:.3g} ({d['lr_source']}); "
               f"best epoch {d['best_epoch']} ({d['monitor']} {d['best_value']:.4g})" + (f"; {d['stopped']}" if d['stopped'] else ''))
         print(f'wrote {run / "train"}/ (history.csv, history.png, training.json, checkpoint.pth)')
+    return 0
+
+
+def _tune(args) -> int:
+    "Run `dlwork tune`: this process is worker 0; `--workers N` starts N − 1 more on the same study."
+    import os
+    import subprocess
+    worker = args.worker_index
+    if args.workers < 1:
+        raise ValueError(f'--workers must be at least 1, got {args.workers}')
+    prepared, problem, run = _prepared(args, save=worker is None)
+    tune_module = _quietly_import('dlwork.tune')
+    if args.workers > 1:  # share the cores between the workers
+        import torch
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.workers))
+    space = tune_module.Space.load(args.space) if args.space else None
+    options = dict(space=space, method=args.method, timeout=args.timeout, epochs=args.epochs, monitor=args.monitor,
+                   pruner=args.pruner, patience=args.patience, seed=args.seed_model, run_dir=run / 'tune',
+                   storage=args.storage, study_name=args.study, heartbeat=args.heartbeat,
+                   start_from_defaults=not args.no_defaults)
+    if worker is not None:  # started by another `dlwork tune --workers N`
+        tune_module.tune(prepared, trials=args.trials, resume=True, worker=worker, progress=False, save=False, **options)
+        return 0
+    children = []
+    try:
+        if args.workers > 1:  # create the study (and queue its first trial) before the other workers join it
+            tune_module.tune(prepared, trials=0, resume=args.resume, progress=False, save=False, **options)
+            command = [sys.executable, '-c', 'import sys; from dlwork.cli import main; sys.exit(main())']
+            for i in range(1, args.workers):
+                children.append(subprocess.Popen(command + args.argv + ['--worker-index', str(i), '--resume', '--quiet']))
+        result = tune_module.tune(prepared, trials=args.trials, resume=args.resume or args.workers > 1,
+                                  progress=not args.quiet, **options)
+        failed = [c.args[-3] for c in children if c.wait() != 0]
+    finally:
+        for c in children:
+            if c.poll() is None:
+                c.terminate()
+    if failed:
+        print(f"dlwork tune: warning: worker(s) {', '.join(failed)} exited with an error; their trials are recorded "
+              "in the study", file=sys.stderr)
+    if not args.quiet:
+        print(f'\n{result!r}')
+        print(f"wrote {run / 'tune'}/ (study.db, trials.csv, best.json, space.json, summary.md, plots, trials/)")
+    if not result.counts()['complete']:
+        print(f'dlwork tune: error: no trial completed; see {run / "tune" / "trials.csv"}', file=sys.stderr)
+        return 1
     return 0
 
 
@@ -227,6 +274,36 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--resume', action='store_true', help='continue from RUN/train/checkpoint.pth')
     _run_arguments(train)
     train.set_defaults(run=_train)
+    tune = commands.add_parser('tune', help='search the network and training configuration with Optuna; resumable, parallel',
+                               description='Prepare the data as `prepare` does, then search the configuration of the '
+                               'network and its training (chapter 4) with Optuna: grid, random or Bayesian (TPE) search, '
+                               'hopeless trials pruned after any epoch, failed trials recorded. The study lives in '
+                               'RUN/tune/study.db (or --storage URL): --resume continues it, --workers N runs N processes '
+                               'on it, and workers on other machines join it through a shared database.')
+    _data_arguments(tune, ' (re-infers the problem instead of reading RUN/problem.json)')
+    _prep_arguments(tune)
+    tune.add_argument('--trials', type=int, default=20, help='trials in the whole study, earlier runs included (default 20)')
+    tune.add_argument('--timeout', type=float, help='stop starting trials after this many seconds')
+    tune.add_argument('--method', default='bayes', help='grid, random or bayes (TPE; default)')
+    tune.add_argument('--space', help='a search space as JSON (see dlwork.tune.Space; default: by architecture)')
+    tune.add_argument('--epochs', type=int, default=10, help='epochs per trial (default 10)')
+    tune.add_argument('--pruner', default='median', help='median (default), hyperband or none')
+    tune.add_argument('--monitor', help='the validation value to optimise (default: log_loss, or the first metric)')
+    tune.add_argument('--patience', type=int, help='early stopping inside each trial (default: none; pruning stops bad trials)')
+    tune.add_argument('--seed-model', type=int, default=0, help='seed of every trial and of the sampler (default 0)')
+    tune.add_argument('--storage', help='an Optuna storage URL (sqlite:///…, postgresql://…) shared by workers '
+                      '(default: RUN/tune/study.db)')
+    tune.add_argument('--study', default='dlwork', help='the study name in the storage (default dlwork)')
+    tune.add_argument('--workers', type=int, default=1, help='processes working on the study on this machine (default 1)')
+    tune.add_argument('--resume', action='store_true', help='continue the study (or join it: creates it when missing)')
+    tune.add_argument('--heartbeat', type=int, default=10,
+                      help="seconds between a trial's heartbeats; a killed worker's trial is retried after twice this")
+    tune.add_argument('--no-defaults', action='store_true',
+                      help="do not start with the configuration chapters 2-3 would train")
+    tune.add_argument('--worker-index', type=int, help=argparse.SUPPRESS)
+    _run_arguments(tune)
+    tune.set_defaults(run=_tune)
+
     examples = commands.add_parser('examples', help='list the built-in example data sets',
                                    description='List the built-in example data sets.')
     examples.set_defaults(run=_examples)
@@ -238,6 +315,7 @@ def main(argv: list | None = None,  # the arguments (default: the command line's
     "Entry point of the `dlwork` command."
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.run(args)
     except (ValueError, TypeError, FileNotFoundError, NotADirectoryError) as e:

@@ -36,8 +36,8 @@ __all__ = ['ACTIVATIONS', 'XRESNETS', 'PRETRAINED', 'RECURRENT_CELLS', 'POSITION
            'SimpleCNN', 'xresnet_model', 'pretrained_available', 'pretrained_model', 'RecurrentNet', 'TransformerNet',
            'NgramBag', 'default_init', 'init_weights', 'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss',
            'BinaryCrossEntropy', 'class_weights_for', 'loss_for', 'ProblemMetric', 'metrics_for', 'optimizer_for',
-           'default_arch', 'n_outputs', 'build_model', 'TargetScale', 'target_scale', 'FastLearner', 'learner_for',
-           'summary']
+           'default_arch', 'arch_options', 'n_outputs', 'build_model', 'TargetScale', 'target_scale', 'FastLearner',
+           'learner_for', 'summary']
 
 # %% ../nbs/02_model.ipynb #a25caf90
 ACTIVATIONS = {'relu': nn.ReLU, 'leaky_relu': nn.LeakyReLU, 'gelu': nn.GELU, 'tanh': nn.Tanh, 'silu': nn.SiLU}
@@ -669,10 +669,15 @@ OPTIMIZERS = {'adamw': Adam, 'adam': partial(Adam, decouple_wd=False), 'sgd': pa
 
 
 def optimizer_for(name: str = 'adamw',  # one of `OPTIMIZERS`
+                  mom: float | None = None,  # momentum (SGD, RMSprop) or Adam's first-moment decay (beta1); None: the optimiser's default
                  ):
-    "The fastai optimiser function (`opt_func`) called `name`."
+    "The fastai optimiser function (`opt_func`) called `name`, with momentum `mom` when one is given."
     _check_choice(name, OPTIMIZERS, 'optimizer')
-    return OPTIMIZERS[name]
+    if mom is None:
+        return OPTIMIZERS[name]
+    if isinstance(mom, bool) or not isinstance(mom, (int, float)) or not 0 <= mom < 1:
+        raise ValueError(f"mom must be a number in [0, 1), got {mom!r}")
+    return partial(OPTIMIZERS[name], mom=float(mom))
 
 # %% ../nbs/02_model.ipynb #4c8f7a7b
 ARCHITECTURES = {'mlp': ('tabular',), 'cnn': ('image',), **{n: ('image',) for n in XRESNETS},
@@ -707,9 +712,32 @@ def _check_arch(arch: str, modality: str) -> str:
     return arch
 
 
-def _check_options(builder, options: dict, fixed: set, arch: str):
+def _builder(arch: str) -> tuple:
+    "(the function that builds architecture `arch`, the arguments `build_model` fills in itself)."
+    if arch == 'mlp':
+        return MLP, {'n_cont', 'cardinalities', 'n_out'}
+    if arch == 'cnn':
+        return SimpleCNN, {'n_in', 'n_out'}
+    if arch in XRESNETS or arch in PRETRAINED:
+        return partial(xresnet_model if arch in XRESNETS else pretrained_model, arch), {'n_in', 'n_out'}
+    if arch == 'bag':
+        return NgramBag, {'vocab_size', 'n_out', 'pad_idx'}
+    if arch == 'transformer':
+        return TransformerNet, {'n_in', 'n_out', 'vocab_size'}
+    return partial(RecurrentNet, cell=arch), {'n_in', 'n_out', 'cell', 'vocab_size'}
+
+
+def arch_options(arch: str,  # one of `ARCHITECTURES`
+                ) -> list:
+    "The options architecture `arch` takes: keyword arguments of `build_model` and `learner_for`, and keys of a tuning space."
+    _check_choice(arch, ARCHITECTURES, 'architecture')
+    builder, fixed = _builder(arch)
+    return [p for p in inspect.signature(builder).parameters if p not in fixed | {'self', 'name'}]
+
+
+def _check_options(arch: str, options: dict):
     "Refuse options the architecture does not take, naming the ones it does."
-    accepted = [p for p in inspect.signature(builder).parameters if p not in fixed | {'self', 'name'}]
+    accepted = arch_options(arch)
     unknown = [k for k in options if k not in accepted]
     if unknown:
         raise TypeError(f"architecture {arch!r} has no option {unknown[0]!r}{_suggest(unknown[0], accepted)}; "
@@ -750,20 +778,20 @@ def _network(prepared: Prepared, arch: str, n_out: int, options: dict) -> nn.Mod
     if arch == 'mlp':
         dls = prepared.dls
         cards = [len(dls.train_ds.classes[c]) for c in dls.cat_names]
-        _check_options(MLP, options, {'n_cont', 'cardinalities', 'n_out'}, arch)
+        _check_options(arch, options)
         return MLP(len(dls.cont_names), cards, n_out, **options)
     if modality == 'image':
         n_in = 1 if recipe.get('mode') == 'L' else 3
         builder = {'cnn': SimpleCNN, **{n: partial(xresnet_model, n) for n in XRESNETS},
                    **{n: partial(pretrained_model, n) for n in PRETRAINED}}[arch]
-        _check_options(builder, options, {'n_in', 'n_out'}, arch)
+        _check_options(arch, options)
         return builder(n_in=n_in, n_out=n_out, **options)
     if arch == 'bag':
         vocab = recipe['vocab']
-        _check_options(NgramBag, options, {'vocab_size', 'n_out', 'pad_idx'}, arch)
+        _check_options(arch, options)
         return NgramBag(len(vocab), n_out, pad_idx=vocab.index('xxpad'), **options)
     cls = TransformerNet if arch == 'transformer' else partial(RecurrentNet, cell=arch)
-    _check_options(cls, options, {'n_in', 'n_out', 'cell', 'vocab_size'}, arch)
+    _check_options(arch, options)
     if modality == 'text':
         vocab = recipe['vocab']
         return cls(n_out=n_out, vocab_size=len(vocab), pad_idx=vocab.index('xxpad'), **options)
@@ -891,6 +919,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
                 loss: str | None = None,  # one of `LOSSES`; default by task
                 metrics: list | None = None,  # metric names (default: the problem's)
                 opt: str = 'adamw',  # optimiser, one of `OPTIMIZERS`
+                mom: float | None = None,  # momentum (SGD, RMSprop; Adam's beta1), held constant in training; None: the optimiser's, cycled by one-cycle
                 lr: float = 1e-3,  # learning rate (chapter 3's `fit` can find one)
                 wd: float | None = None,  # weight decay; None: by architecture (`DEFAULT_WD`, else 0.01)
                 bs: int | None = None,  # batch size (default: the one chosen in `prepare`)
@@ -921,7 +950,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
         raise ValueError(f"class_weights has {len(weights)} entries for {problem.n_classes} classes {problem.classes}")
     scale = target_scale(prepared)
     loss_func = loss_for(problem.task, loss_name, weights, label_smoothing, scale=scale)
-    opt_func = optimizer_for(opt)
+    opt_func = optimizer_for(opt, mom)
     if init not in (None, 'auto'):
         _check_choice(init, INITIALISERS, 'initialiser')
     metric_names = problem.metrics if metrics is None else list(metrics)
@@ -940,7 +969,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
     learn.design = {
         'arch': arch, 'options': dict(options), 'loss': loss_name, 'metrics': metric_names, 'opt': opt, 'lr': lr, 'wd': wd,
         'bs': dls.train.bs, 'init': scheme, 'class_weights': weights, 'label_smoothing': label_smoothing, 'seed': seed,
-        'n_out': n_out, 'parameters': int(sum(p.numel() for p in model.parameters())),
+        'n_out': n_out, 'parameters': int(sum(p.numel() for p in model.parameters())), 'mom': mom,
         'why': {'arch': 'chosen' if arch != default else default_why,
                 'loss': 'chosen' if loss else f'default for a {problem.task} task', 'wd': wd_why,
                 'init': f"{'default' if init == 'auto' else 'chosen'}: {scheme or 'kept the architecture’s own'}"}}

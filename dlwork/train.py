@@ -436,11 +436,13 @@ def _two_phase(pct: float, start: float, middle: float, end: float):
 
 def schedule_for(policy: str,  # one of `POLICIES`
                  lr: float,  # the peak (one_cycle) or starting learning rate
+                 mom: float | None = None,  # a momentum chosen in `learner_for` (held constant); None: one-cycle cycles it
                 ) -> dict:
     "Schedules (functions of the position in [0, 1]) for the learning rate, and momentum for one-cycle."
     _check_choice(policy, POLICIES, 'policy')
     if policy == 'one_cycle':
-        return {'lr': _two_phase(0.25, lr / 25, lr, lr / 1e5), 'mom': _two_phase(0.25, 0.95, 0.85, 0.95)}
+        lr_schedule = _two_phase(0.25, lr / 25, lr, lr / 1e5)
+        return {'lr': lr_schedule} if mom is not None else {'lr': lr_schedule, 'mom': _two_phase(0.25, 0.95, 0.85, 0.95)}
     if policy == 'flat_cos':
         return {'lr': _two_phase(0.75, lr, lr, 0.0)}
     return {'lr': lambda pos: lr}
@@ -618,7 +620,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
         decisions.update(lr=lr, lr_source=source)
     plan.update(lr=lr, lr_source=decisions['lr_source'], seed=decisions['seed'])
     log, gap, nan = EpochLog(rows, first, smooth), GapWarning(gap_patience) if gap_patience else None, StopOnNaN()
-    cbs = [log, best, nan, RunSchedule(schedule_for(policy, lr), epochs * n, first * n)]
+    cbs = [log, best, nan, RunSchedule(schedule_for(policy, lr, design.get('mom')), epochs * n, first * n)]
     cbs += [Checkpoint(ckpt_path, plan, log, best)] if checkpoint else []
     cbs += [gap] if gap else []
     cbs += [GradientClip(clip)] if clip else []

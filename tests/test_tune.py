@@ -1,0 +1,108 @@
+"""Tuning studies shared and killed the hard way: two worker processes on one study, a study killed with SIGKILL and
+resumed, and a worker killed mid-trial whose trial is failed by its stopped heartbeat and run again."""
+import json
+import os
+import signal
+import subprocess
+import time
+import warnings
+
+import optuna
+from optuna.trial import TrialState
+
+from conftest import dlwork_command
+
+# penguins, an MLP of ten epochs: about half a second per trial on two CPU cores
+TUNE = ['tune', '--example', 'penguins', '--epochs', '10', '--heartbeat', '1', '--no-defaults']
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def _trials(run) -> list:
+    "The trials of the run's study ([] while it does not exist yet)."
+    db = run / 'tune' / 'study.db'
+    if not db.exists():
+        return []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            return optuna.load_study(study_name='dlwork', storage=f'sqlite:///{db}').get_trials(deepcopy=False)
+    except Exception:  # the study is being created
+        return []
+
+
+def _start(tmp_path, *args):
+    env = dict(os.environ, MPLBACKEND='Agg')
+    return subprocess.Popen([dlwork_command(), *map(str, args)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for(condition, proc, seconds=240):
+    deadline = time.time() + seconds
+    while not condition() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, f'the tuning ended before the moment to kill it: {proc.stderr.read()}'
+
+
+def _retried(trials) -> dict:
+    "Failed trial number → its retry."
+    return {t.system_attrs['failed_trial']: t for t in trials if 'failed_trial' in t.system_attrs}
+
+
+def test_two_workers_share_one_study(dlwork, tmp_path):
+    space = {'lr': {'type': 'choice', 'values': [0.003, 0.01, 0.03, 0.1]},
+             'layers': {'type': 'choice', 'values': [[64], [128], [128, 64], [256, 128]]},
+             'bs': {'type': 'fixed', 'value': 32}}
+    (tmp_path / 'grid.json').write_text(json.dumps(space))
+    run = tmp_path / 'p'
+    done = dlwork(*TUNE, '--method', 'grid', '--space', tmp_path / 'grid.json', '--pruner', 'none', '--workers', '2',
+                  '--out', run, timeout=400)
+    assert done.returncode == 0, done.stderr
+    trials = _trials(run)
+    assert len(trials) == 16 and all(t.state == TrialState.COMPLETE for t in trials)
+    combinations = [(t.params['lr'], t.params['layers']) for t in trials]
+    assert len(set(combinations)) == 16                                  # every grid point once, none twice
+    workers = {t.user_attrs['worker'] for t in trials}
+    assert len(workers) == 2, workers                                    # both processes did trials
+    assert len(open(run / 'tune' / 'trials.csv').read().splitlines()) == 17
+
+
+def test_a_killed_study_resumes_and_keeps_its_trials(dlwork, tmp_path):
+    run = tmp_path / 'p'
+    proc = _start(tmp_path, *TUNE, '--trials', '12', '--out', run, '--quiet')
+    _wait_for(lambda: sum(t.state in FINISHED for t in _trials(run)) >= 4, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {t.number: (t.state, t.value, t.params) for t in _trials(run) if t.state in FINISHED}
+    assert 4 <= len(before) < 12
+
+    done = dlwork(*TUNE, '--trials', '12', '--out', run, '--resume', '--quiet', timeout=400)
+    assert done.returncode == 0, done.stderr
+    after = _trials(run)
+    assert {t.number: (t.state, t.value, t.params) for t in after if t.number in before} == before   # nothing lost or changed
+    retried = _retried(after)
+    finished = [t for t in after if t.state in FINISHED or (t.state == TrialState.FAIL and t.number not in retried)]
+    assert len(finished) == 12
+    assert not [t for t in after if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    for t in after:
+        if t.state == TrialState.FAIL:                                   # the trial running when the process was killed
+            assert t.number in retried and retried[t.number].state in FINISHED
+
+
+def test_a_worker_killed_mid_trial_is_failed_and_retried(tmp_path):
+    run = tmp_path / 'p'
+    main = _start(tmp_path, *TUNE, '--trials', '30', '--workers', '2', '--out', run, '--quiet')
+    mine = f':{main.pid}'
+    other = lambda: [t for t in _trials(run) if t.state == TrialState.RUNNING
+                     and not t.user_attrs.get('worker', mine).endswith(mine)]
+    _wait_for(lambda: bool(other()), main)
+    victim = other()[0]
+    os.kill(int(victim.user_attrs['worker'].rsplit(':', 1)[1]), signal.SIGKILL)   # the second worker, mid-trial
+    main.wait(timeout=400)
+    assert main.returncode == 0, main.stderr.read()
+    trials = _trials(run)
+    killed = next(t for t in trials if t.number == victim.number)
+    assert killed.state == TrialState.FAIL                              # failed by its stopped heartbeat
+    retry = _retried(trials)[victim.number]
+    assert retry.state in FINISHED and retry.params == killed.params    # and run again, by the surviving worker
+    retried = _retried(trials)
+    assert sum(t.state in FINISHED or (t.state == TrialState.FAIL and t.number not in retried) for t in trials) == 30
