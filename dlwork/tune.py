@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['PARAM_TYPES', 'LEARNER_KEYS', 'FIT_KEYS', 'METHODS', 'PRUNERS', 'Param', 'Float', 'Int', 'Choice', 'Widths', 'Space',
-           'check_space', 'default_space', 'default_config', 'sampler_for', 'pruner_for', 'open_storage', 'tune',
-           'Tuning']
+           'check_space', 'default_space', 'default_config', 'sampler_for', 'pruner_for', 'open_storage',
+           'PruningCallback', 'tune', 'Tuning']
 
 # %% ../nbs/04_tune.ipynb #c8c16990
 import inspect
@@ -22,6 +22,8 @@ import numpy as np
 import optuna
 import pandas as pd
 import torch
+from fastai.callback.core import CancelFitException
+from fastai.callback.tracker import TrackerCallback
 from fastai.torch_core import rank_distrib, set_seed
 from fastprogress.fastprogress import progress_bar
 from optuna.storages import fail_stale_trials
@@ -602,9 +604,9 @@ def default_config(prepared: Prepared,  # the prepared data
             config['lr'] = lr
     return config
 
-# %% ../nbs/04_tune.ipynb #4f951724
+# %% ../nbs/04_tune.ipynb #94ad095d
 METHODS = ('grid', 'random', 'bayes')
-PRUNERS = ('median', 'hyperband', 'none')
+PRUNERS = ('auto', 'median', 'hyperband', 'none')
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -627,10 +629,13 @@ def sampler_for(method,  # 'grid', 'random', 'bayes' (TPE), or any Optuna sample
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def pruner_for(pruner,  # 'median', 'hyperband', 'none' (or None), or any Optuna pruner object
+def pruner_for(pruner='auto',  # 'auto', 'median', 'hyperband', 'none' (or None), or any Optuna pruner object
                epochs: int = 10,  # epochs per trial (Hyperband's largest resource)
+               method='bayes',  # the search method ('auto' picks the pruner that suits it)
               ) -> optuna.pruners.BasePruner:
-    "The Optuna pruner that stops hopeless trials, fed the monitored validation value after every epoch."
+    "The Optuna pruner that stops hopeless trials, fed the monitored validation value after every epoch; 'auto': Hyperband for TPE, median otherwise."
+    if pruner == 'auto':  # Optuna's benchmarks: Hyperband suits TPE best, the median pruner suits random search
+        pruner = 'hyperband' if method == 'bayes' or isinstance(method, optuna.samplers.TPESampler) else 'median'
     if isinstance(pruner, optuna.pruners.BasePruner):
         return pruner
     if pruner is None or pruner == 'none':
@@ -695,7 +700,37 @@ def _counts(study) -> dict:
 def _worker_id() -> str:
     return f'{socket.gethostname()}:{os.getpid()}'
 
-# %% ../nbs/04_tune.ipynb #3c03c314
+# %% ../nbs/04_tune.ipynb #13c43f3a
+class PruningCallback(FastAIV2PruningCallback):
+    "optuna-integration's fastai pruning callback, acting on the pruner's first answer for an epoch (see the notebook)."
+
+    def __init__(self,
+                 trial,  # the Optuna trial being run
+                 monitor: str = 'valid_loss',  # the recorded value reported to the pruner after every epoch
+                ):
+        super().__init__(trial, monitor)
+        self.pruned_after = None
+
+    def before_fit(self):
+        "Start a fit: nothing pruned yet."
+        super().before_fit()
+        self.pruned_after = None
+
+    def after_epoch(self):
+        "Report the epoch's value; stop the fit when the pruner says so, remembering that it did."
+        try:
+            super().after_epoch()
+        except CancelFitException:
+            self.pruned_after = self.epoch + 1
+            raise
+
+    def after_fit(self):
+        "End a pruned trial as pruned, without asking the pruner a second time."
+        TrackerCallback.after_fit(self)
+        if self.pruned_after is not None:
+            raise optuna.TrialPruned(f'pruned after epoch {self.pruned_after}')
+
+# %% ../nbs/04_tune.ipynb #2ed8c9cf
 def _split_config(config: dict) -> tuple:
     "(learner_for arguments, fit arguments) of a trial's configuration."
     learner = {k: v for k, v in config.items() if k not in FIT_KEYS}
@@ -732,14 +767,15 @@ def _objective(prepared: Prepared, space: Space, settings: dict, trial_dir: Path
         config = space.suggest(trial)
         trial.set_user_attr('config', config)
         trial.set_user_attr('worker', _worker_id())
+        cb = PruningCallback(trial, monitor)
         try:
-            cb = FastAIV2PruningCallback(trial, monitor)
             learn, history = _train_config(prepared, config, settings, trial_dir / f'{trial.number:04d}', cbs=[cb])
         except optuna.TrialPruned:
-            trial.set_user_attr('epochs', cb.epoch + 1)
-            trial.set_user_attr('reason', f'pruned after epoch {cb.epoch + 1}: {monitor} worse than the median of '
-                                'earlier trials at that epoch' if isinstance(settings['pruner'], optuna.pruners.MedianPruner)
-                                else f'pruned after epoch {cb.epoch + 1} by the {type(settings["pruner"]).__name__}')
+            n = cb.pruned_after
+            trial.set_user_attr('epochs', n)
+            trial.set_user_attr('reason', f'pruned after epoch {n}: {monitor} worse than the median of earlier trials '
+                                'at that epoch' if isinstance(settings['pruner'], optuna.pruners.MedianPruner)
+                                else f'pruned after epoch {n} by the {type(settings["pruner"]).__name__}')
             raise
         except Exception as e:
             trial.set_user_attr('reason', _reason(e))
@@ -851,7 +887,7 @@ def tune(prepared: Prepared,  # the prepared data (chapter 1); only its train an
          timeout: float | None = None,  # stop starting trials after this many seconds of this call
          epochs: int = 10,  # epochs per trial (unless the space searches `epochs`)
          monitor: str | None = None,  # the validation value to optimise; None: log_loss for classification, else the first metric
-         pruner='median',  # 'median', 'hyperband', 'none', or an Optuna pruner object
+         pruner='auto',  # 'auto' (Hyperband for TPE, median otherwise), 'median', 'hyperband', 'none', or an Optuna pruner
          patience: int | None = None,  # early stopping inside each trial (None: train every epoch; pruning stops bad trials)
          seed: int = 0,  # seeds every trial's weights and batches, and the sampler
          run_dir: str | Path = 'tune',  # where the study (SQLite), trial histories, plots and summary go
@@ -883,7 +919,7 @@ def tune(prepared: Prepared,  # the prepared data (chapter 1); only its train an
     run_dir = Path(run_dir)
     max_epochs = max([epochs] + [v for v in (space.values_of('epochs') if 'epochs' in space.params else [])])
     settings = {'epochs': int(epochs), 'monitor': monitor, 'seed': seed, 'patience': patience,
-                'pruner': pruner_for(pruner, max_epochs)}
+                'pruner': pruner_for(pruner, max_epochs, method)}
     sampler_for(method)  # check the method before anything is opened
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # dlwork reports trials itself; a failed one keeps its error
@@ -950,7 +986,7 @@ def _tune(prepared, space, method, trials, timeout, monitor, settings, run_dir, 
         result.save()
     return result
 
-# %% ../nbs/04_tune.ipynb #10fea678
+# %% ../nbs/04_tune.ipynb #3b8380f3
 class Tuning:
     "The result of `tune`: the Optuna study, its trials as a table, the best configuration, plots, and the best learner retrained."
 
@@ -1058,7 +1094,7 @@ class Tuning:
         lines += ['', '## Search space', '', self.space._repr_markdown_(), '', '## Trials', '']
         frame = self.trials.drop(columns=['error'], errors='ignore')
         if len(frame):
-            lines.append(_markdown_table(frame.reset_index().round(6)))
+            lines.append(_markdown_table(frame.reset_index().round(6), index=False))
         return '\n'.join(lines) + '\n'
 
     def save(self,

@@ -1,0 +1,124 @@
+"""Tuning: TPE with median pruning against random search without pruning (the named baseline), and the machinery's
+overhead per trial against a bare `fit` of the same configuration, measured in one run.
+
+1. Search efficiency. On a fixed compute budget of `trials × epochs` epochs, random search without pruning runs
+   `trials` full trials; its best validation log-loss is the target. TPE with its default pruner (Hyperband, as
+   `pruner="auto"` pairs them) then searches the same
+   default space (same epochs per trial, same seed) until it reaches that value or has spent the same budget. The
+   ratio is the epochs TPE+pruning needed to reach random search's best divided by random search's epochs (above 1:
+   not reached within the budget). Neither starts from the defaults trial, so both begin from nothing. Medians and
+   the spread over `--seeds` seeds.
+2. Overhead. A `tune` call that adds one trial of a fixed configuration to a study (opening the study, counting its
+   trials, storing every epoch's value and the trial's attributes), against the same configuration trained by
+   `learner_for` + `fit` directly; the runs alternate, and the ratio is the median of the `--repeats` pairs.
+
+Prints `ratio tpe_pruned_epochs_vs_random VALUE` and `ratio tune_overhead VALUE`.
+Run: python bench/bench_tune.py [--data digits] [--trials 16] [--epochs 6] [--seeds 3]
+"""
+import argparse
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings('ignore')
+
+from optuna.trial import TrialState
+
+from dlwork.model import learner_for
+from dlwork.prep import prepare
+from dlwork.problem import load_example
+from dlwork.train import fit
+from dlwork.tune import Space, default_space, tune
+
+
+def epochs_used(tuning) -> list:
+    "(cumulative epochs, best value so far) after each finished trial, in trial order."
+    out, spent, best = [], 0, float('inf')
+    for t in sorted(tuning.study.trials, key=lambda t: t.number):
+        if t.state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
+            continue
+        spent += t.user_attrs.get('epochs') or 0
+        if t.state == TrialState.COMPLETE:
+            best = min(best, t.value)
+        out.append((spent, best))
+    return out
+
+
+def search(prepared, args, seed: int, folder: Path) -> float:
+    "Epochs TPE+pruning needs to reach random search's best, over random search's epochs."
+    space = default_space(prepared)
+    common = dict(epochs=args.epochs, seed=seed, start_from_defaults=False, progress=False)
+    random = tune(prepared, space, method='random', pruner='none', trials=args.trials, run_dir=folder / f'random-{seed}', **common)
+    target, budget = random.best_value, args.trials * args.epochs
+    trials = args.trials
+    while True:
+        tpe = tune(prepared, space, method='bayes', pruner=args.pruner, trials=trials, run_dir=folder / f'tpe-{seed}',
+                   resume=True, **common)
+        path = epochs_used(tpe)
+        reached = [spent for spent, best in path if best <= target]
+        if reached:
+            ratio = reached[0] / budget
+            break
+        if path[-1][0] >= budget:
+            ratio = float('inf')
+            break
+        trials += max(2, args.trials // 4)
+    print(f'seed {seed}: random best log_loss {target:.4g} in {budget} epochs; TPE+pruning '
+          + (f'reached it after {reached[0]} epochs ({len(tpe.study.trials)} trials run, '
+             f"{sum(t.state == TrialState.PRUNED for t in tpe.study.trials)} pruned)" if reached else
+             f'did not reach it in {path[-1][0]} epochs (best {path[-1][1]:.4g})'), flush=True)
+    return ratio
+
+
+def overhead(prepared, args, folder: Path) -> float:
+    "Wall time of a `tune` call that runs one trial of a fixed configuration, over the bare `learner_for` + `fit` of it."
+    config = {'layers': [200, 100], 'lr': 1e-2, 'bs': 64} if prepared.problem.modality == 'tabular' else {'lr': 3e-3, 'bs': 64}
+    learner_args = {k: v for k, v in config.items() if k != 'lr'}
+
+    def bare(i):
+        t = time.perf_counter()
+        learn = learner_for(prepared, seed=0, path=folder, lr=config['lr'], **learner_args)
+        fit(learn, args.epochs, lr=config['lr'], seed=0, monitor='log_loss', checkpoint=False, run_dir=folder / f'bare-{i}',
+            progress=False, gap_patience=None)
+        return time.perf_counter() - t
+
+    def one_trial(i):  # the study grows by one trial per call: opening it, counting, storing and pruning all included
+        t = time.perf_counter()
+        tune(prepared, Space(config), method='random', pruner='none', trials=i + 1, epochs=args.epochs, resume=True,
+             start_from_defaults=False, run_dir=folder / 'fixed', progress=False, save=False)
+        return time.perf_counter() - t
+
+    bare(-1)  # warm-up
+    pairs = [(bare(i), one_trial(i)) for i in range(args.repeats)]  # interleaved, so that drift hits both alike
+    ratios = [t / b for b, t in pairs]
+    print('overhead: ' + ', '.join(f'tune {t:.2f} s / fit {b:.2f} s' for b, t in pairs)
+          + f'; ratios {", ".join(f"{r:.3f}" for r in ratios)}', flush=True)
+    return statistics.median(ratios)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--data', default='digits', help='digits (the CNN) or penguins (the MLP)')
+    ap.add_argument('--trials', type=int, default=16, help='random search trials (the budget is trials × epochs)')
+    ap.add_argument('--epochs', type=int, default=6)
+    ap.add_argument('--seeds', type=int, default=3)
+    ap.add_argument('--repeats', type=int, default=5, help='runs of the overhead comparison')
+    ap.add_argument('--pruner', default='auto', help="TPE's pruner: auto (Hyperband), median, hyperband")
+    args = ap.parse_args()
+    example = load_example(args.data)
+    prepared = prepare(example.problem(), example.data)
+    with tempfile.TemporaryDirectory() as d:
+        folder = Path(d)
+        ratios = [search(prepared, args, seed, folder) for seed in range(args.seeds)]
+        cost = overhead(prepared, args, folder)
+    finite = sorted(ratios)
+    print(f'tpe_pruned_epochs_vs_random over {args.seeds} seeds: {", ".join(f"{r:.3f}" for r in ratios)} '
+          f'(median {statistics.median(finite):.3f}, spread {finite[0]:.3f}–{finite[-1]:.3f})')
+    print(f'ratio tpe_pruned_epochs_vs_random {statistics.median(finite):.3f}')
+    print(f'ratio tune_overhead {cost:.3f}')
+
+
+if __name__ == '__main__':
+    main()
