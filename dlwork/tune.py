@@ -518,6 +518,11 @@ def check_space(space: Space,  # the search space
         for a in when or archs:
             if name not in arch_options(a):
                 takes = [b for b in archs if name in arch_options(b)]
+                if not takes:
+                    others = [b for b in fits if name in arch_options(b)]
+                    raise ValueError(f"{name!r} is not an option of {a!r}, the architecture this space builds; search "
+                                     f"an architecture that takes it too, e.g. arch=Choice([{a!r}, {others[0]!r}]) with "
+                                     f"{name}=...(..., when={{'arch': {others}}})")
                 raise ValueError(f"{name!r} is an option of {', '.join(takes) or 'no architecture the space builds'} but "
                                  f"not of {a!r}: make it apply only to those, e.g. {name}=...(..., when={{'arch': {takes}}})")
     return space
