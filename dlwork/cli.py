@@ -123,6 +123,7 @@ def _train(args) -> int:
     history = fit(learn, args.epochs, lr=args.lr, policy=args.policy, seed=args.seed_model, monitor=args.monitor,
                   patience=args.patience, clip=args.clip, resume=args.resume, run_dir=run / 'train',
                   progress=not args.quiet)
+    _save_command(run / 'train' / 'command.json', args)
     if not args.quiet:
         d = history.decisions
         print(f"\n{learn.design['arch']} trained {d['epochs_run']} epochs at lr {d['lr']:.3g} ({d['lr_source']}); "
@@ -174,6 +175,69 @@ def _tune(args) -> int:
     if not result.counts()['complete']:
         print(f'dlwork tune: error: no trial completed; see {run / "tune" / "trials.csv"}', file=sys.stderr)
         return 1
+    return 0
+
+
+def _save_command(path: Path, args):
+    "Record the command's arguments, so that a later phase (`dlwork evaluate --run RUN`) prepares the same data."
+    import json
+    from dlwork.problem import _atomic_write
+    _atomic_write(path, json.dumps({'argv': args.argv, 'cwd': str(Path.cwd())}, indent=1))
+
+
+def _trained(run: Path, prepared):
+    "The network `dlwork train` left in RUN/train/: rebuilt from its design, with the weights it ended with (best epoch)."
+    import json
+    learner_for = _quietly_import('dlwork.model').learner_for
+    load_checkpoint = _quietly_import('dlwork.train').load_checkpoint
+    saved = run / 'train' / 'training.json'
+    if not saved.exists():
+        raise FileNotFoundError(f"no trained network in {run}: {saved} is missing (run `dlwork train` first)")
+    decisions = json.loads(saved.read_text())
+    d = decisions['design']
+    learn = learner_for(prepared, d['arch'], loss=d['loss'], metrics=d['metrics'], opt=d['opt'], mom=d.get('mom'),
+                        lr=d['lr'], wd=d['wd'], bs=d['bs'], init=None, class_weights=d['class_weights'],
+                        label_smoothing=d['label_smoothing'], seed=d['seed'], path=run, **d['options'])
+    state = load_checkpoint(run / 'train' / 'checkpoint.pth')
+    best = state.get('best') or {}
+    weights = best['best_state'] if decisions.get('weights') == 'best epoch' and best.get('best_state') else state['model']
+    try:
+        learn.model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise ValueError(f"the weights in {run / 'train'} do not fit the network rebuilt from training.json: was the data "
+                         f"prepared differently? ({str(e).splitlines()[0]})") from e
+    return learn
+
+
+def _evaluate(args) -> int:
+    "Run `dlwork evaluate`: the network of RUN/train/ on the held-out test set, with baselines, intervals and plots."
+    import json
+    if args.source is None and args.example is None:
+        if args.run_dir is None:
+            raise ValueError('give the run to evaluate (--run runs/NAME, after `dlwork train`), or its data as for train')
+        run = Path(args.run_dir)
+        saved = run / 'train' / 'command.json'
+        if not saved.exists():
+            raise FileNotFoundError(f"no {saved}: train into {run} with `dlwork train` first (or give the data again)")
+        data_args = build_parser().parse_args(json.loads(saved.read_text())['argv'])
+        data_args.out = str(run)
+    else:
+        data_args = args
+        if args.run_dir is not None:
+            args.out = args.run_dir
+    prepared, problem, run = _prepared(data_args, save=False)
+    learn = _trained(run, prepared)
+    evaluate = _quietly_import('dlwork.evaluate').evaluate
+    report = evaluate(learn, prepared, metric=args.metric, slices=args.slice, baselines=not args.no_baselines,
+                      resamples=args.resamples, seed=args.seed_model, registry=run.parent / 'registry.db', run=run.name,
+                      run_dir=run / 'evaluate', max_looks=args.max_looks)
+    if not args.quiet:
+        print(repr(report))
+        print(report.leaderboard.iloc[:, :3].to_string(float_format=lambda v: f'{v:.4g}'))
+        for note in report.notes:
+            print('- ' + note.replace('**', ''))
+        print(f"wrote {run / 'evaluate'}/ (report.html, report.md, metrics.json, tables, plots); "
+              f"recorded as evaluation {report.id} in {report.registry}")
     return 0
 
 
@@ -303,6 +367,27 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument('--worker-index', type=int, help=argparse.SUPPRESS)
     _run_arguments(tune)
     tune.set_defaults(run=_tune)
+
+    evaluate = commands.add_parser('evaluate', help='evaluate the trained network on the held-out test set, with baselines',
+                                   description='Evaluate the network `dlwork train` left in RUN/train/ on the held-out test '
+                                   'set (chapter 5): every metric with bootstrap intervals, baselines trained on the same '
+                                   'rows, per-class and per-slice views, plots; writes RUN/evaluate/ (report.html, '
+                                   'report.md, metrics.json, CSV tables, PNG plots) and records the evaluation in '
+                                   'runs/registry.db, which counts how often the test set has been looked at. '
+                                   '`--run RUN` alone prepares the data as the training did.')
+    _data_arguments(evaluate, ' (re-infers the problem instead of reading RUN/problem.json)')
+    _prep_arguments(evaluate)
+    evaluate.add_argument('--run', dest='run_dir', help='the run directory of a `dlwork train` (its data and preparation are reused)')
+    evaluate.add_argument('--metric', help='the metric that ranks models and decides verdicts (default: the problem\'s first)')
+    evaluate.add_argument('--slice', action='append', metavar='COLUMN',
+                          help='break the metric down by this column of the test rows (repeatable)')
+    evaluate.add_argument('--no-baselines', action='store_true', help='skip the baselines')
+    evaluate.add_argument('--resamples', type=int, default=1000, help='bootstrap resamples (default 1000)')
+    evaluate.add_argument('--max-looks', type=int, default=3,
+                          help='warn when the test set has been evaluated more often than this (default 3)')
+    evaluate.add_argument('--seed-model', type=int, default=0, help='seed of the bootstrap (default 0)')
+    _run_arguments(evaluate)
+    evaluate.set_defaults(run=_evaluate)
 
     examples = commands.add_parser('examples', help='list the built-in example data sets',
                                    description='List the built-in example data sets.')
