@@ -94,9 +94,20 @@ def test_a_worker_killed_mid_trial_is_failed_and_retried(tmp_path):
     mine = f':{main.pid}'
     other = lambda: [t for t in _trials(run) if t.state == TrialState.RUNNING
                      and not t.user_attrs.get('worker', mine).endswith(mine)]
-    _wait_for(lambda: bool(other()), main)
-    victim = other()[0]
-    os.kill(int(victim.user_attrs['worker'].rsplit(':', 1)[1]), signal.SIGKILL)   # the second worker, mid-trial
+    while True:   # stop the second worker, check that it is mid-trial (it may have just finished one), then kill it
+        _wait_for(lambda: bool(other()), main)
+        found = other()
+        if not found:
+            continue
+        pid = int(found[0].user_attrs['worker'].rsplit(':', 1)[1])
+        os.kill(pid, signal.SIGSTOP)
+        running = [t for t in _trials(run) if t.state == TrialState.RUNNING
+                   and t.user_attrs.get('worker', '').endswith(f':{pid}')]
+        if running:
+            victim = running[0]
+            os.kill(pid, signal.SIGKILL)
+            break
+        os.kill(pid, signal.SIGCONT)
     main.wait(timeout=400)
     assert main.returncode == 0, main.stderr.read()
     trials = _trials(run)
