@@ -36,8 +36,8 @@ __all__ = ['ACTIVATIONS', 'XRESNETS', 'PRETRAINED', 'RECURRENT_CELLS', 'POSITION
            'SimpleCNN', 'xresnet_model', 'pretrained_available', 'pretrained_model', 'RecurrentNet', 'TransformerNet',
            'NgramBag', 'default_init', 'init_weights', 'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss',
            'BinaryCrossEntropy', 'class_weights_for', 'loss_for', 'ProblemMetric', 'metrics_for', 'optimizer_for',
-           'default_arch', 'arch_options', 'n_outputs', 'build_model', 'TargetScale', 'target_scale', 'FastLearner',
-           'learner_for', 'summary']
+           'default_arch', 'arch_options', 'n_outputs', 'build_model', 'network_spec', 'network_from_spec',
+           'TargetScale', 'target_scale', 'FastLearner', 'learner_for', 'summary']
 
 # %% ../nbs/02_model.ipynb #a25caf90
 ACTIVATIONS = {'relu': nn.ReLU, 'leaky_relu': nn.LeakyReLU, 'gelu': nn.GELU, 'tanh': nn.Tanh, 'silu': nn.SiLU}
@@ -189,11 +189,14 @@ def pretrained_model(name: str = 'resnet18',  # one of `PRETRAINED`
                      n_in: int = 3,  # input channels (fastai adapts the first convolution)
                      n_out: int = 10,  # outputs (classes)
                      dropout: float = 0.5,  # dropout in fastai's head
+                     pretrained: bool = True,  # load the ImageNet weights (False: the same network, random weights)
                     ) -> nn.Module:
     "A torchvision ResNet with ImageNet weights and a new fastai head (`create_vision_model`); the weights must be downloadable or cached."
     _check_choice(name, PRETRAINED, 'pretrained model')
     import torchvision.models as tvm
     from fastai.vision.learner import create_vision_model
+    if not pretrained:
+        return create_vision_model(getattr(tvm, name), n_out, pretrained=False, n_in=n_in, ps=dropout)
     try:
         return create_vision_model(getattr(tvm, name), n_out, pretrained=True, n_in=n_in, ps=dropout)
     except Exception as e:
@@ -768,35 +771,56 @@ def build_model(prepared: Prepared,  # the prepared data: sizes are read from it
     scale = target_scale(prepared)
     if scale is not None and options.get('y_range') is not None:
         options = {**options, 'y_range': _scaled_range(options['y_range'], prepared, scale)}
-    net = _network(prepared, arch, n_out, options)
-    return net if scale is None else TargetScale(net, *scale)
+    spec = network_spec(prepared, arch, n_out, **options)
+    return network_from_spec(spec if scale is None else {**spec, 'target_scale': [list(map(float, np.ravel(s))) for s in scale]})
 
 
-def _network(prepared: Prepared, arch: str, n_out: int, options: dict) -> nn.Module:
-    "The bare network of `build_model`, before any target scaling."
+def network_spec(prepared: Prepared,  # the prepared data: sizes are read from it
+                 arch: str,  # one of `ARCHITECTURES`
+                 n_out: int,  # outputs
+                 **options,  # the architecture's own options
+                ) -> dict:  # {'arch', 'builder', 'kwargs'}: plain JSON
+    "Everything that builds the bare network, as JSON: the builder's name and every argument, sizes read from the data included, so that `network_from_spec` rebuilds it without the data."
     modality, recipe = prepared.problem.modality, prepared.recipe
+    _check_options(arch, options)
     if arch == 'mlp':
         dls = prepared.dls
-        cards = [len(dls.train_ds.classes[c]) for c in dls.cat_names]
-        _check_options(arch, options)
-        return MLP(len(dls.cont_names), cards, n_out, **options)
-    if modality == 'image':
-        n_in = 1 if recipe.get('mode') == 'L' else 3
-        builder = {'cnn': SimpleCNN, **{n: partial(xresnet_model, n) for n in XRESNETS},
-                   **{n: partial(pretrained_model, n) for n in PRETRAINED}}[arch]
-        _check_options(arch, options)
-        return builder(n_in=n_in, n_out=n_out, **options)
-    if arch == 'bag':
+        kwargs = dict(n_cont=len(dls.cont_names), cardinalities=[len(dls.train_ds.classes[c]) for c in dls.cat_names],
+                      n_out=n_out, **options)
+        builder = 'MLP'
+    elif modality == 'image':
+        kwargs = dict(n_in=1 if recipe.get('mode') == 'L' else 3, n_out=n_out, **options)
+        builder = 'SimpleCNN' if arch == 'cnn' else 'xresnet_model' if arch in XRESNETS else 'pretrained_model'
+        if arch != 'cnn':
+            kwargs['name'] = arch
+    elif arch == 'bag':
         vocab = recipe['vocab']
-        _check_options(arch, options)
-        return NgramBag(len(vocab), n_out, pad_idx=vocab.index('xxpad'), **options)
-    cls = TransformerNet if arch == 'transformer' else partial(RecurrentNet, cell=arch)
-    _check_options(arch, options)
-    if modality == 'text':
-        vocab = recipe['vocab']
-        return cls(n_out=n_out, vocab_size=len(vocab), pad_idx=vocab.index('xxpad'), **options)
-    options = {'last_value': len(prepared.problem.targets), **options}
-    return cls(n_in=len(recipe['inputs']), n_out=n_out, **options)
+        kwargs, builder = dict(vocab_size=len(vocab), n_out=n_out, pad_idx=vocab.index('xxpad'), **options), 'NgramBag'
+    else:
+        builder = 'TransformerNet' if arch == 'transformer' else 'RecurrentNet'
+        kwargs = {} if arch == 'transformer' else {'cell': arch}
+        if modality == 'text':
+            vocab = recipe['vocab']
+            kwargs.update(n_out=n_out, vocab_size=len(vocab), pad_idx=vocab.index('xxpad'), **options)
+        else:
+            kwargs.update(n_in=len(recipe['inputs']), n_out=n_out, **{'last_value': len(prepared.problem.targets), **options})
+    return {'arch': arch, 'builder': builder, 'kwargs': kwargs}
+
+
+def network_from_spec(spec: dict,  # from `network_spec`, with 'target_scale': [means, stds] for a `TargetScale` wrapper
+                      download: bool = True,  # pretrained architectures: fetch ImageNet weights (False when saved weights follow)
+                     ) -> nn.Module:
+    "Build the (untrained) network a `network_spec` describes."
+    builders = {'MLP': MLP, 'SimpleCNN': SimpleCNN, 'xresnet_model': xresnet_model, 'pretrained_model': pretrained_model,
+                'NgramBag': NgramBag, 'RecurrentNet': RecurrentNet, 'TransformerNet': TransformerNet}
+    if spec.get('builder') not in builders:
+        raise ValueError(f"unknown network builder {spec.get('builder')!r} in the spec; expected one of {', '.join(builders)}")
+    kwargs = dict(spec['kwargs'])
+    if spec['builder'] == 'pretrained_model':
+        kwargs['pretrained'] = download
+    net = builders[spec['builder']](**kwargs)
+    scale = spec.get('target_scale')
+    return net if scale is None else TargetScale(net, *scale)
 
 
 class TargetScale(nn.Module):
