@@ -831,23 +831,62 @@ class _Progress:
             self.bar.on_iter_end()
 
 
+class _ClaimLock:
+    "A lock file shared by the workers of a study in one SQLite file: counting the trials and starting one happen under it, so two workers cannot both start the last trial of the budget (or pop the last queued one and then create another)."
+
+    def __init__(self, study):
+        storage = getattr(study._storage, '_backend', study._storage)
+        url = str(getattr(storage, 'url', ''))
+        self.path = Path(url[len('sqlite:///'):] + '.lock') if url.startswith('sqlite:///') else None
+        self.fd, self.held = None, False
+
+    def acquire(self):
+        if self.path is None:
+            return
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): workers may overshoot the budget by a trial
+            self.path = None
+            return
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)  # released by the OS if this process dies
+        self.held = True
+
+    def release(self):
+        if self.held:
+            import fcntl
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.held = False
+
+
 def _run_trials(study, objective, budget: int, deadline: float | None, callbacks: list, poll: float = 1.0):
     "Run trials one at a time with Optuna until the study holds `budget` finished trials (counting other workers') or time is up."
     waits_for_others = is_heartbeat_enabled(study._storage)
+    lock = _ClaimLock(study)
+
+    def claimed(trial):  # Optuna has created (or popped) this trial: other workers may count it now
+        lock.release()
+        return objective(trial)
     while True:
         if waits_for_others:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
                 fail_stale_trials(study)  # a killed worker's trial: failed and queued again
-        c = _counts(study)
-        if c['done'] >= budget or (deadline is not None and time.time() >= deadline):
-            return
-        if c['done'] + c['running'] >= budget:  # the last trials run elsewhere: wait for them (or their heartbeat to stop)
-            if not waits_for_others:
+        lock.acquire()
+        try:
+            c = _counts(study)
+            if c['done'] >= budget or (deadline is not None and time.time() >= deadline):
                 return
-            time.sleep(poll)
-            continue
-        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=callbacks, gc_after_trial=False)
+            if c['done'] + c['running'] >= budget:  # the last trials run elsewhere: wait for them (or their heartbeat to stop)
+                if not waits_for_others:
+                    return
+                lock.release()
+                time.sleep(poll)
+                continue
+            study.optimize(claimed, n_trials=1, catch=(Exception,), callbacks=callbacks, gc_after_trial=False)
+        finally:
+            lock.release()
 
 
 def _study_attrs(space: Space, settings: dict) -> dict:
