@@ -1151,7 +1151,7 @@ def save(self: Report,
             'metric': self.metric, 'metrics': self.metrics, 'intervals': self.intervals.to_dict('index'),
             'ci_method': CI_METHOD, 'resamples': self.resamples, 'level': self.level, 'block': self.block,
             'looks': self.looks, 'registry': str(self.registry) if self.registry else None, 'evaluation_id': self.id,
-            'notes': self.notes, 'config': self.config}
+            'notes': self.notes, 'leaderboard': self.leaderboard.to_dict('index'), 'config': self.config}
     _atomic_write(path / 'metrics.json', json.dumps(info, indent=1, default=str, allow_nan=True))
     md = self.summary() + '\n## Plots\n\n' + '\n'.join(f'![{n}]({n}.png)\n' for n in pngs)
     _atomic_write(path / 'report.md', md)
