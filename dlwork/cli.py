@@ -216,16 +216,14 @@ def _evaluate(args) -> int:
         if args.run_dir is None:
             raise ValueError('give the run to evaluate (--run runs/NAME, after `dlwork train`), or its data as for train')
         run = Path(args.run_dir)
-        saved = run / 'train' / 'command.json'
-        if not saved.exists():
-            raise FileNotFoundError(f"no {saved}: train into {run} with `dlwork train` first (or give the data again)")
-        data_args = build_parser().parse_args(json.loads(saved.read_text())['argv'])
-        data_args.out = str(run)
+        if not (run / 'train' / 'command.json').exists():
+            raise FileNotFoundError(f"no {run / 'train' / 'command.json'}: train into {run} with `dlwork train` first "
+                                    "(or give the data again)")
+        prepared = _run_data(run)
     else:
-        data_args = args
         if args.run_dir is not None:
             args.out = args.run_dir
-    prepared, problem, run = _prepared(data_args, save=False)
+        prepared, problem, run = _prepared(args, save=False)
     learn = _trained(run, prepared)
     evaluate = _quietly_import('dlwork.evaluate').evaluate
     report = evaluate(learn, prepared, metric=args.metric, slices=args.slice, baselines=not args.no_baselines,
@@ -238,6 +236,94 @@ def _evaluate(args) -> int:
             print('- ' + note.replace('**', ''))
         print(f"wrote {run / 'evaluate'}/ (report.html, report.md, metrics.json, tables, plots); "
               f"recorded as evaluation {report.id} in {report.registry}")
+    return 0
+
+
+def _run_data(run: Path):
+    "The prepared data of a trained run, prepared again from the arguments `dlwork train` recorded."
+    import json
+    saved = run / 'train' / 'command.json'
+    if not saved.exists():
+        raise FileNotFoundError(f"no {saved}: train into {run} with `dlwork train` first")
+    data_args = build_parser().parse_args(json.loads(saved.read_text())['argv'])
+    data_args.out = str(run)
+    return _prepared(data_args, save=False)[0]
+
+
+def _export(args) -> int:
+    "Run `dlwork export`: the trained network of RUN as a bundle (with RUN/evaluate/metrics.json when there is one)."
+    import json
+    run = Path(args.run_dir)
+    prepared = _run_data(run)
+    learn = _trained(run, prepared)
+    export_bundle = _quietly_import('dlwork.deploy').export_bundle
+    evaluated = run / 'evaluate' / 'metrics.json'
+    report = json.loads(evaluated.read_text()) if evaluated.exists() else None
+    out = Path(args.output) if args.output else run / 'bundle'
+    export_bundle(learn, prepared, out, report=report, quantize=not args.no_quantize, pickle=args.pickle)
+    if not args.quiet:
+        meta = json.loads((out / 'metadata.json').read_text())
+        print(f"wrote {out}/ (model.onnx{', model.int8.onnx' if not args.no_quantize else ''}, recipe.json, metadata.json, "
+              f"weights.safetensors, architecture.json, MODEL_CARD.md, manifest.json{', learner.pkl' if args.pickle else ''}); "
+              f"verified on {meta['verified']['rows']} test rows, max abs difference {meta['verified']['max_abs_difference']:.2g}"
+              + ('' if report else f"; no evaluation in {evaluated.parent}, so the model card has no test metrics"))
+    return 0
+
+
+def _predict(args) -> int:
+    "Run `dlwork predict`: score a file with a bundle, in chunks, writing the predictions whole or not at all."
+    import os
+    import tempfile
+    import pandas as pd
+    from dlwork.deploy import Predictor
+    predictor = Predictor.load(args.bundle, quantized=args.quantized)
+    source, out = Path(args.input), Path(args.output)
+    if not source.is_file():
+        raise FileNotFoundError(f"no file at '{source}'")
+    if args.chunk < 1:
+        raise ValueError(f'--chunk must be at least 1, got {args.chunk}')
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f'.{out.name}.', suffix='.tmp')
+    rows = 0
+    try:
+        with os.fdopen(fd, 'w', newline='') as f:
+            if predictor.modality == 'sequence' or source.suffix.lower() not in ('.csv', '.tsv', '.txt'):
+                from dlwork.problem import load_table
+                chunks = [load_table(source)]
+            else:
+                chunks = pd.read_csv(source, sep='\t' if source.suffix.lower() == '.tsv' else ',', chunksize=args.chunk)
+            for i, chunk in enumerate(chunks):
+                try:
+                    predicted = predictor.predict(chunk)
+                except ValueError as e:
+                    raise ValueError(f"rows {rows + 1}-{rows + len(chunk)} of {source}: {e}") from None
+                if predictor.modality != 'sequence':
+                    predicted.index = chunk.index
+                predicted.to_csv(f, header=i == 0, index=predictor.modality != 'sequence', index_label='row')
+                rows += len(chunk)
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    if not args.quiet:
+        print(f"wrote {out} ({rows} rows scored by {predictor!r})")
+    return 0
+
+
+def _serve(args) -> int:
+    "Run `dlwork serve`: the bundle behind a FastAPI app under uvicorn."
+    import os
+    import uvicorn
+    from dlwork.deploy import create_app
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            raise ValueError(f"--api-key-env {args.api_key_env}: that environment variable is not set or empty")
+    app = create_app(args.bundle, api_key=api_key, max_body=args.max_body, max_batch=args.max_batch,
+                     log=None if args.no_log else args.log or Path(args.bundle).resolve().parent / 'predictions.db')
+    uvicorn.run(app, host=args.host, port=args.port, log_level='warning' if args.quiet else 'info', access_log=not args.quiet)
     return 0
 
 
@@ -388,6 +474,47 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument('--seed-model', type=int, default=0, help='seed of the bootstrap (default 0)')
     _run_arguments(evaluate)
     evaluate.set_defaults(run=_evaluate)
+
+    export = commands.add_parser('export', help='export the trained network of a run as a deployable bundle',
+                                 description='Export the network `dlwork train` left in RUN_DIR as a bundle (chapter 6): '
+                                 'ONNX model verified against PyTorch on the test rows, JSON recipe and metadata, '
+                                 'safetensors weights, model card (with RUN_DIR/evaluate/metrics.json when `dlwork evaluate` '
+                                 'ran), int8 model and sha256 manifest; written atomically to RUN_DIR/bundle by default.')
+    export.add_argument('run_dir', metavar='RUN_DIR', help='a run directory of `dlwork train`, e.g. runs/penguins')
+    export.add_argument('-o', '--output', help='the bundle folder (default RUN_DIR/bundle)')
+    export.add_argument('--no-quantize', action='store_true', help='skip the int8 model')
+    export.add_argument('--pickle', action='store_true',
+                        help="also write fastai's learner.pkl (unsafe to load from untrusted sources)")
+    export.add_argument('--quiet', action='store_true', help='print nothing but errors')
+    export.set_defaults(run=_export)
+
+    predict = commands.add_parser('predict', help='score a file with a bundle (batch predictions, in chunks)',
+                                  description='Predict every row of INPUT (CSV/TSV read in chunks; Parquet, JSON… whole) with '
+                                  'the bundle, without torch or fastai, and write one row of predictions per input row to '
+                                  'OUTPUT; for a forecasting bundle, INPUT is the history and the output the next steps.')
+    predict.add_argument('bundle', metavar='BUNDLE', help='a bundle folder (from `dlwork export`)')
+    predict.add_argument('input', metavar='INPUT', help='the rows to score')
+    predict.add_argument('-o', '--output', required=True, help='where to write the predictions (CSV)')
+    predict.add_argument('--chunk', type=int, default=10000, help='rows per chunk (default 10000)')
+    predict.add_argument('--quantized', action='store_true', help='use the int8 model')
+    predict.add_argument('--quiet', action='store_true', help='print nothing but errors')
+    predict.set_defaults(run=_predict)
+
+    serve = commands.add_parser('serve', help='serve a bundle over HTTP (FastAPI + uvicorn)',
+                                description='Serve BUNDLE: POST /predict (one record or a list), GET /health, /ready, '
+                                '/metadata, and /docs generated from the bundle\'s input schema. Every prediction is '
+                                'logged to SQLite (predictions.db beside the bundle folder by default) by a background thread.')
+    serve.add_argument('bundle', metavar='BUNDLE', help='a bundle folder (from `dlwork export`)')
+    serve.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1; 0.0.0.0 for all)')
+    serve.add_argument('--port', type=int, default=8000, help='port (default 8000)')
+    serve.add_argument('--api-key-env', metavar='VAR', help='require the key held in this environment variable '
+                       '(header X-API-Key) for /predict and /metadata')
+    serve.add_argument('--log', help='the SQLite prediction log (default: predictions.db beside the bundle folder)')
+    serve.add_argument('--no-log', action='store_true', help='do not log predictions')
+    serve.add_argument('--max-body', type=int, default=1_000_000, help='largest request body in bytes (default 1000000)')
+    serve.add_argument('--max-batch', type=int, default=1000, help='most records per request (default 1000)')
+    serve.add_argument('--quiet', action='store_true', help='log warnings and errors only')
+    serve.set_defaults(run=_serve)
 
     examples = commands.add_parser('examples', help='list the built-in example data sets',
                                    description='List the built-in example data sets.')

@@ -1,0 +1,95 @@
+"""HTTP serving speed: single-row `POST /predict` of `dlwork serve` against a trivial endpoint of the same app
+(`GET /health`, the named baseline), measured in one run with 8 concurrent clients on loopback.
+
+A penguins bundle is trained and exported, `dlwork serve` starts with logging on (as in production), and each of
+`--clients` threads keeps one HTTP/1.1 connection open and sends requests back to back for `--seconds` seconds,
+first to /health, then to /predict (one record, the dict fast path), then to /health again; the baseline is the
+mean of the two /health runs. Prints requests per second, p50 and p99 latency of each, and
+`ratio http_predict_vs_trivial VALUE` (target ≥ 0.70).
+Run: python bench/bench_serve.py [--clients 8] [--seconds 5]
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings('ignore')
+
+import numpy as np
+
+RECORD = {'island': 'Biscoe', 'bill_length_mm': 48.6, 'bill_depth_mm': 16.0, 'flipper_length_mm': 230.0,
+          'body_mass_g': 5800.0, 'sex': 'MALE'}
+
+
+def load(port: int, method: str, path: str, clients: int, seconds: float) -> tuple:
+    "(requests per second, latencies in ms) of `clients` keep-alive connections hammering one endpoint."
+    body = json.dumps(RECORD).encode() if method == 'POST' else None
+    latencies, lock, stop = [], threading.Lock(), time.time() + seconds
+
+    def client():
+        conn, mine = http.client.HTTPConnection('127.0.0.1', port, timeout=30), []
+        while time.time() < stop:
+            t = time.perf_counter()
+            conn.request(method, path, body=body, headers={'Content-Type': 'application/json'})
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 200, response.status
+            mine.append((time.perf_counter() - t) * 1e3)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(latencies) / (time.time() - started), np.array(latencies)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--clients', type=int, default=8)
+    parser.add_argument('--seconds', type=float, default=5)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    dlwork = shutil.which('dlwork', path=os.path.dirname(sys.executable)) or 'dlwork'
+    for command in (['train', '--example', 'penguins', '--epochs', '3', '--quiet'], ['export', 'runs/penguins', '--quiet']):
+        subprocess.run([dlwork, *command], cwd=tmp, check=True)
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([dlwork, 'serve', 'runs/penguins/bundle', '--port', str(port), '--quiet', *(['--no-log'] if os.environ.get('NOLOG') else [])], cwd=tmp)
+    try:
+        for _ in range(300):
+            try:
+                conn = http.client.HTTPConnection('127.0.0.1', port, timeout=2)
+                conn.request('GET', '/ready')
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        load(port, 'POST', '/predict', 2, 1.0)  # warm up
+        results = {}
+        for name, method, path in [('health 1', 'GET', '/health'), ('predict', 'POST', '/predict'), ('health 2', 'GET', '/health')]:
+            rps, lat = load(port, method, path, args.clients, args.seconds)
+            results[name] = rps
+            print(f'{name:9s} {rps:8.0f} requests/s, p50 {np.quantile(lat, 0.5):.2f} ms, p99 {np.quantile(lat, 0.99):.2f} ms')
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    trivial = (results['health 1'] + results['health 2']) / 2
+    print(f"ratio http_predict_vs_trivial {results['predict'] / trivial:.2f}")
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,67 @@
+"""Bundles under a hard kill: an export killed at random moments never damages the bundle already in place."""
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+
+from conftest import ROOT
+
+EXPORTER = textwrap.dedent("""
+    import sys, warnings
+    warnings.filterwarnings('ignore')
+    from dlwork.problem import load_example
+    from dlwork.prep import prepare
+    from dlwork.model import learner_for
+    from dlwork.train import fit
+    from dlwork.deploy import export_bundle
+    example = load_example('penguins')
+    prepared = prepare(example.problem(), example.data)
+    learn = learner_for(prepared, seed=0, path=sys.argv[2])
+    fit(learn, 1, seed=0, progress=False, checkpoint=False)
+    export_bundle(learn, prepared, sys.argv[1])          # the bundle that must survive
+    print('ready', flush=True)
+    while True:                                          # exports over it, until killed
+        fit(learn, 1, lr=1e-3, seed=0, progress=False, checkpoint=False)
+        export_bundle(learn, prepared, sys.argv[1])
+""")
+
+
+def _snapshot(bundle):
+    return {f.name: f.read_bytes() for f in bundle.iterdir()}
+
+
+def test_killed_exports_leave_a_whole_bundle(tmp_path):
+    from dlwork.deploy import Predictor, verify_bundle
+    bundle = tmp_path / 'bundle'
+    script = tmp_path / 'exporter.py'
+    script.write_text(EXPORTER)
+    rng = np.random.default_rng(0)
+    rows, mid_write = None, 0
+    for round_ in range(3):
+        proc = subprocess.Popen([sys.executable, str(script), str(bundle), str(tmp_path)], stdout=subprocess.PIPE,
+                                text=True, cwd=ROOT)
+        assert proc.stdout.readline().strip() == 'ready'
+        deadline = time.time() + 60
+        while not list(tmp_path.glob('.bundle.tmp-*')) and time.time() < deadline:   # the next export has begun
+            time.sleep(0.05)
+        time.sleep(float(rng.uniform(0.0, 1.5)))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        mid_write += bool(list(tmp_path.glob('.bundle.tmp-*')))
+        old = tmp_path / '.bundle.old'
+        if not bundle.exists():                         # killed between the two renames: the previous bundle is whole
+            assert old.is_dir()
+            verify_bundle(old)
+            continue
+        meta = verify_bundle(bundle)                    # every file matches its hash: nothing half-written
+        predictor = Predictor.load(bundle)
+        if rows is None:
+            from dlwork.problem import load_example
+            rows = load_example('penguins').data.drop(columns='species').head(20)
+        out = predictor.predict(rows)
+        assert len(out) == 20 and set(out['prediction']) <= set(meta['problem']['classes'])
+    assert mid_write, 'no export was interrupted mid-write: shorten the waits'

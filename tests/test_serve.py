@@ -1,0 +1,146 @@
+"""The web service for real: `dlwork serve` on a loopback port, called over HTTP; fuzzed with schemathesis against its
+own OpenAPI schema (no 5xx); a burst of malformed requests followed by valid ones, all answered correctly."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, dlwork_command
+
+RECORD = {'island': 'Biscoe', 'bill_length_mm': 48.6, 'bill_depth_mm': 16.0, 'flipper_length_mm': 230.0,
+          'body_mass_g': 5800.0, 'sex': 'MALE'}
+
+
+@pytest.fixture(scope='module')
+def bundle(tmp_path_factory):
+    "A penguins bundle, made with the command line (train, export)."
+    tmp = tmp_path_factory.mktemp('serve')
+    env = dict(os.environ, MPLBACKEND='Agg')
+    for args in (['train', '--example', 'penguins', '--epochs', '3', '--quiet'], ['export', 'runs/penguins', '--quiet']):
+        done = subprocess.run([dlwork_command(), *args], cwd=tmp, capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+    return tmp / 'runs' / 'penguins' / 'bundle'
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope='module')
+def server(bundle):
+    "`dlwork serve` with an API key, on a free loopback port; yields its base URL."
+    port = _port()
+    env = dict(os.environ, DLWORK_TEST_KEY='s3cret')
+    proc = subprocess.Popen([dlwork_command(), 'serve', str(bundle), '--port', str(port), '--api-key-env', 'DLWORK_TEST_KEY',
+                             '--max-body', '20000', '--quiet'], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    url = f'http://127.0.0.1:{port}'
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if _call(url, 'GET', '/ready')[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f'the server did not become ready: {proc.stderr.read()}')
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _call(url, method, path, body=None, key='s3cret', raw=None, headers=None):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    h = {'Content-Type': 'application/json', **({'X-API-Key': key} if key else {}), **(headers or {})}
+    request = urllib.request.Request(url + path, data=data, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b'{}')
+
+
+def test_endpoints(server, bundle):
+    assert _call(server, 'GET', '/health', key=None) == (200, {'status': 'ok'})
+    status, body = _call(server, 'POST', '/predict', RECORD)
+    assert status == 200 and body['predictions']['prediction'] in ('Adelie', 'Chinstrap', 'Gentoo')
+    status, body = _call(server, 'POST', '/predict', [RECORD, {**RECORD, 'sex': None, 'bill_length_mm': None}])
+    assert status == 200 and len(body['predictions']) == 2
+    meta = _call(server, 'GET', '/metadata')[1]
+    assert meta['schema']['island']['categories'] == ['Biscoe', 'Dream', 'Torgersen']
+    schema = _call(server, 'GET', '/openapi.json', key=None)[1]
+    record = schema['components']['schemas']['Record']
+    assert record['properties']['island']['anyOf'][0]['enum'] == ['Biscoe', 'Dream', 'Torgersen']
+    assert record['additionalProperties'] is False and set(record['required']) == set(RECORD)
+
+
+def test_bad_requests(server):
+    cases = [
+        ({**RECORD, 'island': 'Atlantis'}, None, 422, 'island'),
+        ({**RECORD, 'colour': 'red'}, None, 422, 'colour: Extra inputs are not permitted'),
+        ({k: v for k, v in RECORD.items() if k != 'sex'}, None, 422, 'sex: Field required'),
+        ({**RECORD, 'body_mass_g': 'heavy'}, None, 422, 'body_mass_g'),
+        (None, b'{"island": "Biscoe", "bill_length_mm": NaN}', 422, 'bill_length_mm: Input should be a finite number'),
+        (None, b'{"island": "Biscoe", "bill_length_mm": Infinity}', 422, 'bill_length_mm: Input should be a finite number'),
+        (None, b'{not json', 422, 'body: invalid JSON'),
+        ([], None, 422, 'an empty list'),
+        ([RECORD] * 400, None, 413, 'over the limit'),
+    ]
+    for body, raw, status, words in cases:
+        got, answer = _call(server, 'POST', '/predict', body, raw=raw)
+        assert got == status and words in answer['detail'], (body if raw is None else raw, got, answer)
+        assert 'Traceback' not in json.dumps(answer)
+    assert _call(server, 'POST', '/predict', RECORD, key=None)[0] == 401
+    assert _call(server, 'POST', '/predict', RECORD, key='wrong')[0] == 401
+    assert _call(server, 'GET', '/metadata', key=None)[0] == 401
+
+
+def test_burst_of_malformed_then_valid(server):
+    from concurrent.futures import ThreadPoolExecutor
+    bad = [b'{"island": ', b'[1, 2, 3]', b'"text"', b'{"island": {"nested": 1}}', b'\xff\xfe', b'null'] * 20
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda raw: _call(server, 'POST', '/predict', raw=raw)[0], bad))
+    assert set(answers) == {422}
+    with ThreadPoolExecutor(8) as pool:
+        good = list(pool.map(lambda _: _call(server, 'POST', '/predict', RECORD), range(40)))
+    assert all(s == 200 for s, _ in good)
+    assert len({json.dumps(b['predictions']) for _, b in good}) == 1                 # the same answer every time
+
+
+def test_schemathesis_finds_no_server_error(server, bundle):
+    "Property-based fuzzing from the app's own OpenAPI schema: no response is a 5xx."
+    command = shutil.which('schemathesis', path=os.path.dirname(sys.executable)) or shutil.which('schemathesis')
+    assert command, 'schemathesis is not installed: run the README install command'
+    done = subprocess.run([command, 'run', f'{server}/openapi.json', '--checks', 'not_a_server_error', '--max-examples', '60',
+                           '-H', 'X-API-Key: s3cret', '--phases', 'examples,coverage,fuzzing', '--no-color'],
+                          capture_output=True, text=True, timeout=600, cwd=bundle.parent)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert 'Tested: 4' in done.stdout and 'No issues found' in done.stdout, done.stdout[-2000:]   # all four operations
+
+
+def test_predictions_are_logged(server, bundle):
+    import sqlite3
+    log = bundle.parent / 'predictions.db'
+
+    def logged():
+        with sqlite3.connect(log) as db:
+            rows = db.execute('SELECT model_version, latency_ms, inputs FROM predictions').fetchall()
+        return [r for r in rows if json.loads(r[2]) == RECORD]
+    time.sleep(1)   # let the writer catch up with the earlier tests' requests
+    before = len(logged())
+    assert _call(server, 'POST', '/predict', [RECORD] * 3)[0] == 200
+    deadline = time.time() + 10
+    while len(logged()) < before + 3 and time.time() < deadline:
+        time.sleep(0.1)
+    rows = logged()
+    assert len(rows) == before + 3 and all(r[1] > 0 and len(r[0]) == 12 for r in rows[-3:])
