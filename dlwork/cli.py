@@ -327,6 +327,18 @@ def _serve(args) -> int:
     return 0
 
 
+def _retrain(args) -> int:
+    "Run `dlwork retrain`: a challenger on old + new rows, judged against the champion on a fresh holdout of new rows."
+    from dlwork.problem import load_table
+    retrain = _quietly_import('dlwork.deploy').retrain
+    result = retrain(args.bundle, load_table(args.new), load_table(args.old), policy=args.policy, holdout=args.holdout,
+                     epochs=args.epochs, seed=args.seed_model)
+    if not args.quiet:
+        print(f"{'accepted' if result['accepted'] else 'rejected'} as version {result['version']}: {result['verdict']}")
+        print(f"versions in {result['root']}/versions.json" + (f"; the latest is {result['path']}" if result['accepted'] else ''))
+    return 0
+
+
 def _examples(args) -> int:
     "Run `dlwork examples`."
     from dlwork.problem import list_examples
@@ -515,6 +527,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument('--max-batch', type=int, default=1000, help='most records per request (default 1000)')
     serve.add_argument('--quiet', action='store_true', help='log warnings and errors only')
     serve.set_defaults(run=_serve)
+
+    retrain = commands.add_parser('retrain', help='retrain on old + new rows; keep the challenger only if it wins',
+                                  description='Train a challenger with the champion bundle\'s design on OLD plus most of NEW, '
+                                  'judge champion and challenger on a fresh holdout of NEW with a paired bootstrap, and '
+                                  'write it as a new version only when --policy says so; every decision is kept in '
+                                  'versions.json next to the versions (BUNDLE-versions/ for a plain bundle).')
+    retrain.add_argument('bundle', metavar='BUNDLE', help='the champion: a bundle, or a folder of versions')
+    retrain.add_argument('new', metavar='NEW', help='new labelled rows (CSV, Parquet…)')
+    retrain.add_argument('--old', required=True, help='the rows the champion was trained on')
+    retrain.add_argument('--policy', default='better', choices=['better', 'not_worse'],
+                         help="better (default): only if significantly better; not_worse: unless significantly worse")
+    retrain.add_argument('--holdout', type=float, default=0.3, help='share of NEW kept apart to judge both (default 0.3)')
+    retrain.add_argument('--epochs', type=int, default=10, help='epochs of the challenger (default 10)')
+    retrain.add_argument('--seed-model', type=int, default=0, help='seed of the split, the training and the test (default 0)')
+    retrain.add_argument('--quiet', action='store_true', help='print nothing but errors')
+    retrain.set_defaults(run=_retrain)
 
     examples = commands.add_parser('examples', help='list the built-in example data sets',
                                    description='List the built-in example data sets.')

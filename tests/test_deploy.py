@@ -65,3 +65,25 @@ def test_killed_exports_leave_a_whole_bundle(tmp_path):
         out = predictor.predict(rows)
         assert len(out) == 20 and set(out['prediction']) <= set(meta['problem']['classes'])
     assert mid_write, 'no export was interrupted mid-write: shorten the waits'
+
+
+def test_retrain_from_the_command_line(dlwork, tmp_path):
+    "dlwork retrain on a deliberately weak champion: the challenger wins, is written as v2 and served as the latest."
+    import pandas as pd
+    from dlwork.problem import load_example
+    data = load_example('penguins').data
+    old = data.sample(frac=0.5, random_state=0)
+    old.to_csv(tmp_path / 'old.csv', index=False)
+    data.drop(old.index).to_csv(tmp_path / 'new.csv', index=False)
+    assert dlwork('train', 'old.csv', '--target', 'species', '--epochs', '1', '--lr', '0.0001', '--quiet').returncode == 0
+    exported = dlwork('export', 'runs/old', '--no-quantize', '--quiet')
+    assert exported.returncode == 0, exported.stderr
+    done = dlwork('retrain', 'runs/old/bundle', 'new.csv', '--old', 'old.csv', '--epochs', '8', timeout=400)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith('accepted as version 2: challenger − champion v1: better'), done.stdout
+    versions = json.loads((tmp_path / 'runs' / 'old' / 'bundle-versions' / 'versions.json').read_text())['versions']
+    assert [(v['version'], v['accepted']) for v in versions] == [(1, True), (2, True)]
+    bad = dlwork('retrain', 'runs/old/bundle-versions', 'new.csv', '--old', 'old.csv', '--policy', 'always')
+    assert bad.returncode == 2 and 'invalid choice' in bad.stderr
+    from dlwork.deploy import Predictor
+    assert Predictor.load(tmp_path / 'runs' / 'old' / 'bundle-versions').path.name == 'v2'
