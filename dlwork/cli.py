@@ -321,9 +321,19 @@ def _serve(args) -> int:
         api_key = os.environ.get(args.api_key_env)
         if not api_key:
             raise ValueError(f"--api-key-env {args.api_key_env}: that environment variable is not set or empty")
-    app = create_app(args.bundle, api_key=api_key, max_body=args.max_body, max_batch=args.max_batch,
-                     log=None if args.no_log else args.log or Path(args.bundle).resolve().parent / 'predictions.db')
-    uvicorn.run(app, host=args.host, port=args.port, log_level='warning' if args.quiet else 'info', access_log=not args.quiet)
+    log = None if args.no_log else str(args.log or Path(args.bundle).resolve().parent / 'predictions.db')
+    if args.workers < 1:
+        raise ValueError(f'--workers must be at least 1, got {args.workers}')
+    options = dict(host=args.host, port=args.port, log_level='warning' if args.quiet else 'info', access_log=not args.quiet)
+    if args.workers == 1:
+        app = create_app(args.bundle, api_key=api_key, max_body=args.max_body, max_batch=args.max_batch, log=log)
+        uvicorn.run(app, **options)
+        return 0
+    create_app(args.bundle, log=None)  # fail here, once, on a bad bundle, rather than in every worker
+    import json
+    os.environ['DLWORK_SERVE_SETTINGS'] = json.dumps({'bundle': str(Path(args.bundle).resolve()), 'api_key_env': args.api_key_env,
+                                                      'max_body': args.max_body, 'max_batch': args.max_batch, 'log': log})
+    uvicorn.run('dlwork.deploy:_app_from_env', factory=True, workers=args.workers, **options)
     return 0
 
 
@@ -525,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument('--no-log', action='store_true', help='do not log predictions')
     serve.add_argument('--max-body', type=int, default=1_000_000, help='largest request body in bytes (default 1000000)')
     serve.add_argument('--max-batch', type=int, default=1000, help='most records per request (default 1000)')
+    serve.add_argument('--workers', type=int, default=1, help='worker processes (default 1; one per core for throughput)')
     serve.add_argument('--quiet', action='store_true', help='log warnings and errors only')
     serve.set_defaults(run=_serve)
 

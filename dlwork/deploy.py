@@ -1044,6 +1044,13 @@ def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `
     app.openapi = openapi
     return app
 
+
+def _app_from_env():
+    "The app `dlwork serve --workers N` starts in each worker process (uvicorn's factory), configured by DLWORK_SERVE_* variables."
+    settings = json.loads(os.environ['DLWORK_SERVE_SETTINGS'])
+    key_env = settings.pop('api_key_env', None)
+    return create_app(api_key=os.environ.get(key_env) if key_env else None, **settings)
+
 # %% ../nbs/06_deploy.ipynb #5abf9bfc
 PSI_THRESHOLDS = (0.1, 0.25)
 
