@@ -8,6 +8,7 @@ __all__ = ['PARAM_TYPES', 'LEARNER_KEYS', 'FIT_KEYS', 'METHODS', 'PRUNERS', 'Par
            'PruningCallback', 'tune', 'Tuning']
 
 # %% ../nbs/04_tune.ipynb #c8c16990
+import datetime
 import inspect
 import json
 import math
@@ -860,6 +861,25 @@ class _ClaimLock:
             self.held = False
 
 
+def _fail_unstarted(study):
+    "Fail (and queue again) running trials whose worker died before the trial began: Optuna never sees them as stale, because they never sent a heartbeat."
+    storage = study._storage
+    grace = 2 * storage.get_heartbeat_interval() + 5
+    now = datetime.datetime.now()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if 'worker' in t.user_attrs or t.datetime_start is None or (now - t.datetime_start).total_seconds() < grace:
+            continue  # began (the objective names its worker first), or too recent to judge
+        try:
+            storage.set_trial_user_attr(t._trial_id, 'reason', 'its worker died before the trial began')
+            if not storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker got there first
+        retry = storage.get_heartbeat_stale_trial_callback()
+        if retry is not None:
+            retry(study, storage.get_trial(t._trial_id))
+
+
 def _run_trials(study, objective, budget: int, deadline: float | None, callbacks: list, poll: float = 1.0):
     "Run trials one at a time with Optuna until the study holds `budget` finished trials (counting other workers') or time is up."
     waits_for_others = is_heartbeat_enabled(study._storage)
@@ -873,6 +893,7 @@ def _run_trials(study, objective, budget: int, deadline: float | None, callbacks
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
                 fail_stale_trials(study)  # a killed worker's trial: failed and queued again
+                _fail_unstarted(study)
         lock.acquire()
         try:
             c = _counts(study)

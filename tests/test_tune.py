@@ -117,3 +117,29 @@ def test_a_worker_killed_mid_trial_is_failed_and_retried(tmp_path):
     assert retry.state in FINISHED and retry.params == killed.params    # and run again, by the surviving worker
     retried = _retried(trials)
     assert sum(t.state in FINISHED or (t.state == TrialState.FAIL and t.number not in retried) for t in trials) == 30
+
+
+def test_a_trial_whose_worker_died_before_it_began_is_failed_and_retried(tmp_path):
+    "Killed between creating a trial and its first heartbeat, a worker leaves a trial Optuna never sees as stale; resume fails and retries it."
+    import datetime
+    import sqlite3
+    from dlwork.prep import prepare
+    from dlwork.problem import load_example
+    from dlwork.tune import open_storage, tune
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    example = load_example('penguins')
+    prepared = prepare(example.problem(), example.data)
+    options = dict(epochs=2, run_dir=tmp_path, progress=False, heartbeat=1, start_from_defaults=False)
+    tune(prepared, trials=2, **options)
+    orphan = optuna.load_study(study_name='dlwork', storage=open_storage(None, tmp_path, heartbeat=1)).ask()
+    with sqlite3.connect(tmp_path / 'study.db') as db:   # it began a minute ago, and never sent a heartbeat
+        db.execute('UPDATE trials SET datetime_start = ? WHERE trial_id = ?',
+                   ((datetime.datetime.now() - datetime.timedelta(minutes=1)).isoformat(' '), orphan._trial_id))
+    started = time.time()
+    result = tune(prepared, trials=4, resume=True, **options)
+    assert time.time() - started < 60
+    trials = result.study.trials
+    dead = trials[orphan.number]
+    assert dead.state == TrialState.FAIL and dead.user_attrs['reason'] == 'its worker died before the trial began'
+    assert _retried(trials)[orphan.number].state in FINISHED
+    assert result.counts()['running'] == 0
