@@ -338,11 +338,14 @@ def _serve(args) -> int:
 
 
 def _retrain(args) -> int:
-    "Run `dlwork retrain`: a challenger on old + new rows, judged against the champion on a fresh holdout of new rows."
+    "Run `dlwork retrain`: a challenger on old + new rows (or the champion fine-tuned), judged against the champion on a fresh holdout of new rows."
     from dlwork.problem import load_table
     retrain = _quietly_import('dlwork.deploy').retrain
-    result = retrain(args.bundle, load_table(args.new), load_table(args.old), policy=args.policy, holdout=args.holdout,
-                     epochs=args.epochs, seed=args.seed_model)
+    if args.old is None and not args.fine_tune:
+        raise ValueError('--old (the rows the champion was trained on) is needed to train a challenger from scratch; '
+                         'give it, or --fine-tune to start from the champion\'s weights and train on NEW alone')
+    result = retrain(args.bundle, load_table(args.new), load_table(args.old) if args.old else None, policy=args.policy,
+                     holdout=args.holdout, epochs=args.epochs, fine_tune=args.fine_tune, lr=args.lr, seed=args.seed_model)
     if not args.quiet:
         print(f"{'accepted' if result['accepted'] else 'rejected'} as version {result['version']}: {result['verdict']}")
         print(f"versions in {result['root']}/versions.json" + (f"; the latest is {result['path']}" if result['accepted'] else ''))
@@ -546,7 +549,10 @@ def build_parser() -> argparse.ArgumentParser:
                                   'versions.json next to the versions (BUNDLE-versions/ for a plain bundle).')
     retrain.add_argument('bundle', metavar='BUNDLE', help='the champion: a bundle, or a folder of versions')
     retrain.add_argument('new', metavar='NEW', help='new labelled rows (CSV, Parquet…)')
-    retrain.add_argument('--old', required=True, help='the rows the champion was trained on')
+    retrain.add_argument('--old', help='the rows the champion was trained on (needed unless --fine-tune)')
+    retrain.add_argument('--fine-tune', action='store_true',
+                         help="start from the champion's weights (safetensors) instead of a fresh network")
+    retrain.add_argument('--lr', type=float, help='peak learning rate (default: lr_find; 1e-3 when fine-tuning)')
     retrain.add_argument('--policy', default='better', choices=['better', 'not_worse'],
                          help="better (default): only if significantly better; not_worse: unless significantly worse")
     retrain.add_argument('--holdout', type=float, default=0.3, help='share of NEW kept apart to judge both (default 0.3)')

@@ -8,9 +8,11 @@ __all__ = ['BUNDLE_FORMAT', 'INPUT_NAMES', 'PSI_THRESHOLDS', 'RETRAIN_POLICIES',
            'DriftReport', 'drift_report', 'latest_bundle', 'retrain']
 
 # %% ../nbs/06_deploy.ipynb #75eb51a5
+import base64
 import datetime
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -475,6 +477,8 @@ def load_model(path: str | Path,  # a bundle folder
 # %% ../nbs/06_deploy.ipynb #fe65d2b4
 def _number(value, column: str):
     "A float from a JSON-ish value; a clear error for text that is not a number, booleans and infinities."
+    if type(value) is float and not math.isinf(value):  # the common case, first
+        return value
     if value is None:
         return np.nan
     if isinstance(value, (bool, np.bool_)):
@@ -516,62 +520,105 @@ def _numbers(values: pd.Series, column: str) -> np.ndarray:
     return out
 
 
-def _row_step(work: dict, step: dict):
-    "One tabular recipe step on one record (a dict), with the batch path's semantics (`dlwork.recipe.TABULAR_STEPS`)."
+def _missing(v) -> bool:
+    "None or NaN: a missing value in a record."
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def _row_step(step: dict):
+    "One tabular recipe step compiled for single records: a function that updates a record (dict) in place, with the batch path's semantics (`dlwork.recipe.TABULAR_STEPS`)."
     name = step['name']
     if name == 'dateparts':
-        from dlwork.recipe import _dateparts_step
-        parts = pd.DataFrame({col: [work[col]] for col in step['columns']})
-        _dateparts_step(parts, step)
-        work.update({k: v for k, v in parts.iloc[0].items() if k not in step['columns']})
+        def run(work):
+            from dlwork.recipe import _dateparts_step
+            parts = pd.DataFrame({col: [work[col]] for col in step['columns']})
+            _dateparts_step(parts, step)
+            work.update({k: v for k, v in parts.iloc[0].items() if k not in step['columns']})
     elif name == 'invalid':
-        for col in step['numeric']:
-            v = work[col]
-            work[col] = np.nan if v is None or (isinstance(v, float) and np.isinf(v)) else float(v)
-        for col, rule in step['rules'].items():
-            v = work[col]
-            bad = rule.get('values') and v in rule['values']
-            if not bad and v is not None and not (isinstance(v, float) and np.isnan(v)):
-                try:
-                    num = float(v)
-                    bad = (rule.get('min') is not None and num < rule['min']) or (rule.get('max') is not None and num > rule['max'])
-                except (TypeError, ValueError):
-                    pass
-            if bad:
-                work[col] = np.nan
-        for col in step.get('text', []):
-            v = work[col]
-            work[col] = v if isinstance(v, str) or v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+        numeric, rules, text = step['numeric'], list(step['rules'].items()), step.get('text', [])
+
+        def run(work):
+            for col in numeric:
+                v = work[col]
+                work[col] = np.nan if v is None or (isinstance(v, float) and math.isinf(v)) else float(v)
+            for col, rule in rules:
+                v = work[col]
+                bad = rule.get('values') and v in rule['values']
+                if not bad and not _missing(v):
+                    try:
+                        num = float(v)
+                        bad = (rule.get('min') is not None and num < rule['min']) or (rule.get('max') is not None and num > rule['max'])
+                    except (TypeError, ValueError):
+                        pass
+                if bad:
+                    work[col] = np.nan
+            for col in text:
+                v = work[col]
+                work[col] = v if isinstance(v, str) or _missing(v) else str(v)
     elif name == 'onehot':
-        for col, spec in step['columns'].items():
-            v = work[col]
-            for value, new in zip(spec['values'], spec['names']):
-                work[new] = 1.0 if v == value else 0.0
-            work[spec['unknown']] = 0.0 if v in spec['values'] else 1.0
+        specs = [(col, spec['values'], list(zip(spec['values'], spec['names'])), spec['unknown'])
+                 for col, spec in step['columns'].items()]
+
+        def run(work):
+            for col, values, pairs, unknown in specs:
+                v = work[col]
+                for value, new in pairs:
+                    work[new] = 1.0 if v == value else 0.0
+                work[unknown] = 0.0 if v in values else 1.0
     elif name == 'impute':
-        for col, value in step['fill'].items():
-            v = work[col]
-            missing = v is None or (isinstance(v, float) and np.isnan(v))
-            if col in step['indicators']:
-                work[step['indicators'][col]] = missing
-            if missing:
-                work[col] = value
+        fills = [(col, value, step['indicators'].get(col)) for col, value in step['fill'].items()]
+
+        def run(work):
+            for col, value, indicator in fills:
+                missing = _missing(work[col])
+                if indicator is not None:
+                    work[indicator] = missing
+                if missing:
+                    work[col] = value
     elif name == 'clip':
-        for col, (low, high) in step['bounds'].items():
-            v = work[col]
-            if not (isinstance(v, float) and np.isnan(v)):
-                work[col] = min(max(v, low), high)
+        bounds = list(step['bounds'].items())
+
+        def run(work):
+            for col, (low, high) in bounds:
+                v = work[col]
+                if not (isinstance(v, float) and v != v):
+                    work[col] = min(max(v, low), high)
     elif name == 'categorify':
+        vocabs = []
         for col, vocab in step['vocab'].items():
-            v = work[col]
-            work[col] = next((i + 1 for i, x in enumerate(vocab) if x == v), 0) if v is not None else 0
+            lookup = {}
+            for i, x in enumerate(vocab):
+                try:
+                    lookup.setdefault(x, i + 1)  # the first equal value wins, as in a scan
+                except TypeError:
+                    pass
+            vocabs.append((col, lookup, vocab))
+
+        def run(work):
+            for col, lookup, vocab in vocabs:
+                v = work[col]
+                if v is None:
+                    work[col] = 0
+                    continue
+                try:
+                    work[col] = lookup.get(v, 0) if v == v else 0  # NaN equals nothing in the vocabulary
+                except TypeError:  # an unhashable value: compare one by one
+                    work[col] = next((i + 1 for i, x in enumerate(vocab) if x == v), 0)
     elif name == 'zscore':
-        for col, m in step['means'].items():
-            work[col] = (work[col] - m) / step['stds'][col]
+        scales = [(col, m, step['stds'][col]) for col, m in step['means'].items()]
+
+        def run(work):
+            for col, m, sd in scales:
+                work[col] = (work[col] - m) / sd
     elif name == 'minmax':
-        for col, low in step['mins'].items():
-            span = step['maxs'][col] - low
-            work[col] = (work[col] - low) / (span if span > 0 else 1.0)
+        ranges = [(col, low, (step['maxs'][col] - low) if step['maxs'][col] - low > 0 else 1.0) for col, low in step['mins'].items()]
+
+        def run(work):
+            for col, low, span in ranges:
+                work[col] = (work[col] - low) / span
+    else:
+        raise ValueError(f"the recipe has a step {name!r} that this dlwork cannot replay on single records; upgrade dlwork")
+    return run
 
 
 class Predictor:
@@ -590,6 +637,10 @@ class Predictor:
         self.columns = meta['output']['columns']
         s = self.recipe.state
         self._steps = s.get('steps', [])
+        if self.modality == 'tabular':  # the single-record fast path, compiled once
+            self._row_steps = [_row_step(step) for step in self._steps]
+            self._fields = [(c, sc['type'] == 'number', sc['nullable']) for c, sc in self.schema.items()]
+            self._cat_names, self._cont_names = s['cat_names'], s['cont_names']
 
     @classmethod
     def load(cls,
@@ -661,25 +712,24 @@ class Predictor:
     # ---- arrays
     def _record_inputs(self, record: dict) -> tuple:
         "The fast path for one tabular record: dict → arrays without a DataFrame (same numbers as the batch path)."
-        s = self.recipe.state
-        missing = [c for c in self.schema if c not in record]
-        if missing:
-            raise ValueError(f"missing column {missing[0]!r}{_suggest(missing[0], list(record))}; the model needs: "
-                             f"{_list_names(list(self.schema))}")
         work = {}
-        for c, sc in self.schema.items():
-            v = record[c]
-            if sc['type'] == 'number':
+        for c, number, nullable in self._fields:
+            try:
+                v = record[c]
+            except KeyError:
+                raise ValueError(f"missing column {c!r}{_suggest(c, list(record))}; the model needs: "
+                                 f"{_list_names(list(self.schema))}") from None
+            if number:
                 v = _number(v, c)
-                if np.isnan(v) and not sc['nullable']:
+                if v != v and not nullable:
                     raise ValueError(f"column {c!r} is missing (NaN); it was never missing in training, so the model has no rule for it")
-            elif isinstance(v, float) and np.isnan(v):
+            elif isinstance(v, float) and v != v:
                 v = None
             work[c] = v
-        for step in self._steps:
-            _row_step(work, step)
-        cats = np.array([[work[c] for c in s['cat_names']]], dtype=np.int64).reshape(1, len(s['cat_names']))
-        conts = np.array([[work[c] for c in s['cont_names']]], dtype=np.float32).reshape(1, len(s['cont_names']))
+        for run in self._row_steps:
+            run(work)
+        cats = np.array([[work[c] for c in self._cat_names]], dtype=np.int64).reshape(1, len(self._cat_names))
+        conts = np.array([[work[c] for c in self._cont_names]], dtype=np.float32).reshape(1, len(self._cont_names))
         return cats, conts
 
     def inputs(self,
@@ -784,6 +834,7 @@ class PredictionLog:
         self.path, self.dropped = Path(path), 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(self.path) as db:
+            db.execute('PRAGMA journal_mode=WAL')  # appends do not wait for a sync of the whole file; readers are not blocked
             db.execute('CREATE TABLE IF NOT EXISTS predictions (id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, '
                        'model_version TEXT NOT NULL, latency_ms REAL NOT NULL, inputs TEXT NOT NULL, outputs TEXT NOT NULL)')
         self.queue = queue.Queue(max_queue)
@@ -793,20 +844,21 @@ class PredictionLog:
     def add(self,
             version: str,  # the model version
             latency_ms: float,  # time to answer, in milliseconds
-            inputs: list,  # the records predicted
-            outputs: list,  # their predictions
+            inputs: list,  # the records predicted (dicts, or each already as JSON text)
+            outputs: list,  # their predictions (dicts, or JSON text)
            ):
-        "Queue one request's predictions; never blocks."
+        "Queue one request's predictions; never blocks (encoding and writing happen in the writer thread)."
         import queue
         try:
-            self.queue.put_nowait((datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='milliseconds'),
-                                   version, latency_ms, inputs, outputs))
+            self.queue.put_nowait((time.time(), version, latency_ms, inputs, outputs))
         except queue.Full:
             self.dropped += 1
 
     def _writer(self):
         import sqlite3
         db = sqlite3.connect(self.path, timeout=30)
+        db.execute('PRAGMA synchronous=NORMAL')  # with WAL: durable at checkpoints, no fsync per batch of predictions
+        utc, text = datetime.timezone.utc, (lambda v: v if isinstance(v, str) else json.dumps(v, default=str))
         while True:
             items = [self.queue.get()]
             while not self.queue.empty() and len(items) < 500:
@@ -816,7 +868,7 @@ class PredictionLog:
                 stop = True
             else:
                 stop = False
-            rows = [(created, v, ms, json.dumps(inp, default=str), json.dumps(out, default=str))
+            rows = [(datetime.datetime.fromtimestamp(created, utc).isoformat(timespec='milliseconds'), v, ms, text(inp), text(out))
                     for created, v, ms, ins, outs in items for inp, out in zip(ins, outs)]
             with db:
                 db.executemany('INSERT INTO predictions (created, model_version, latency_ms, inputs, outputs) '
@@ -915,7 +967,6 @@ def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `
                log: str | Path | None = None,  # SQLite file logging every prediction (None: no log)
               ):
     "A FastAPI app serving the bundle: POST /predict (one record or a list), GET /health, /ready, /metadata; OpenAPI from the bundle's schema."
-    import base64
     import secrets
     from contextlib import asynccontextmanager
     from fastapi import Depends, FastAPI, HTTPException, Request, Response
@@ -1013,21 +1064,19 @@ def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `
             raise HTTPException(422, 'an empty list: send at least one record')
         if len(records) > max_batch:
             raise HTTPException(413, f'{len(records)} records in one request; the limit is {max_batch}')
-        rows = [r.model_dump() for r in records]
         try:
-            if single and len(rows) == 1:
-                outputs = [predictor.predict_record(rows[0])]
+            if single and len(records) == 1:  # the fast path: no DataFrame, no copies
+                outputs = [predictor.predict_record(dict(records[0]))]
             else:
-                outputs = predictor.predict(pd.DataFrame(rows)).to_dict('records')
+                outputs = predictor.predict(pd.DataFrame([dict(r) for r in records])).to_dict('records')
+                outputs = [{k: (v.item() if hasattr(v, 'item') else v) for k, v in o.items()} for o in outputs]
         except (ValueError, TypeError) as e:
             raise HTTPException(422, str(e)) from None
-        outputs = [{k: (v.item() if hasattr(v, 'item') else v) for k, v in o.items()} for o in outputs]
-        latency = (time.perf_counter() - started) * 1e3
-        if logger:
-            logged = [{k: (base64.b64encode(v).decode() if isinstance(v, bytes) else v) for k, v in r.items()} for r in rows]
-            logger.add(version, latency, logged, outputs)
-        return Response(json.dumps({'model_version': version, 'predictions': outputs if isinstance(body, list) else outputs[0]}),
-                        media_type='application/json')
+        encoded = [json.dumps(o) for o in outputs]
+        answer = ('[' + ', '.join(encoded) + ']') if isinstance(body, list) else encoded[0]
+        if logger:  # records as JSON text (pydantic-core; images base64), encoded here so the writer only writes
+            logger.add(version, (time.perf_counter() - started) * 1e3, [r.model_dump_json() for r in records], encoded)
+        return Response(f'{{"model_version": "{version}", "predictions": {answer}}}', media_type='application/json')
 
     default_openapi = app.openapi
 
@@ -1201,6 +1250,10 @@ def drift_report(bundle: str | Path | Predictor,  # a bundle folder or a loaded 
         if frame is None or not len(frame):
             raise ValueError(f"the prediction log {log} holds no predictions yet")
         new_data = pd.DataFrame(list(frame['inputs']))
+        for c, s in predictor.schema.items():  # images are logged as base64 text (standard or URL-safe alphabet)
+            if s['type'] == 'image' and c in new_data:
+                new_data[c] = [base64.b64decode(v.replace('-', '+').replace('_', '/')) if isinstance(v, str) else v
+                               for v in new_data[c]]
     if not isinstance(new_data, pd.DataFrame) or not len(new_data):
         raise ValueError('there are no new rows to compare with the training data')
     missing = [c for c in predictor.schema if c not in new_data.columns]
@@ -1267,17 +1320,40 @@ def _class_codes(predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
     return frame[p['targets']].to_numpy(dtype=float)
 
 
+def _judged_forecasts(predictor: Predictor, history: pd.DataFrame, start) -> tuple:
+    "Forecasts of every complete window of `history` whose first target time is at or after `start`: (outputs, truth in units, times)."
+    from dlwork.recipe import _sequence_windows
+    x, y, times = _sequence_windows(predictor.recipe.state, history)
+    keep = np.asarray(times >= start)
+    return _run(predictor.session, predictor.names, (x[keep],)), y[keep], times[keep]
+
+
+def _warm_start(learn, bundle: Path) -> dict:
+    "Load the champion's safetensors weights into `learn.model` wherever name and shape match; say what was left as initialised."
+    from safetensors.torch import load_file
+    weights = load_file(str(bundle / 'weights.safetensors'))
+    own = learn.model.state_dict()
+    same = {k: v for k, v in weights.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+    if not same:
+        raise ValueError(f"none of the champion's weights fit the challenger's network (the data gave it other input or "
+                         f"output sizes); fine-tuning is impossible, retrain with fine_tune=False")
+    learn.model.load_state_dict(same, strict=False)
+    return {'loaded': len(same), 'initialised': sorted(k for k in own if k not in same)}
+
+
 def retrain(bundle: str | Path,  # the champion: a bundle, or a folder of versions (its latest is the champion)
             new_data: pd.DataFrame,  # new labelled raw rows
-            old_data: pd.DataFrame,  # the rows the champion was trained on (raw, labelled)
+            old_data: pd.DataFrame | None = None,  # the rows the champion was trained on (raw, labelled); None: train on new rows only (fine-tuning)
             policy: str = 'better',  # 'better': replace only when significantly better; 'not_worse': unless significantly worse
             holdout: float = 0.3,  # share of the new rows kept apart to judge champion and challenger on
             epochs: int = 10,  # training epochs of the challenger
+            fine_tune: bool = False,  # start from the champion's weights (safetensors) instead of a fresh initialisation
+            lr: float | None = None,  # peak learning rate (default: `lr_find`'s suggestion; 1e-3 when fine-tuning)
             metric: str | None = None,  # the metric that decides (default: the champion's evaluation metric)
             seed: int = 0,  # seeds the holdout split, the training and the bootstrap
             resamples: int = 1000,  # bootstrap resamples of the paired comparison
            ) -> dict:  # {'accepted', 'version', 'path', 'comparison', 'verdict', …}
-    "Train a challenger on old + new rows with the champion's design, judge both on a fresh holdout of new rows with a paired test, and add it as a new version only when the policy says so; every decision is kept in versions.json."
+    "Train a challenger on old + new rows with the champion's design (or fine-tune the champion's weights), judge both on a fresh holdout of new rows with a paired test, and add it as a new version only when the policy says so; every decision is kept in versions.json."
     import warnings
     from dlwork.evaluate import TASK_METRICS, mcnemar, paired_bootstrap, verdict
     from dlwork.model import learner_for
@@ -1286,39 +1362,58 @@ def retrain(bundle: str | Path,  # the champion: a bundle, or a folder of versio
     from dlwork.train import fit
     if policy not in RETRAIN_POLICIES:
         raise ValueError(f"policy must be one of {', '.join(RETRAIN_POLICIES)}, not {policy!r}")
+    if old_data is None and not fine_tune:
+        raise ValueError("old_data (the rows the champion was trained on) is needed to train a challenger from scratch; "
+                         "give it, or fine_tune=True to start from the champion's weights and train on the new rows")
     if not 0 < holdout < 1:
         raise ValueError(f"holdout must be a share between 0 and 1, got {holdout!r}")
     bundle = Path(bundle)
     root = bundle if (bundle / 'versions.json').exists() else bundle.parent / f'{bundle.name}-versions'
-    champion_dir = latest_bundle(bundle)
+    champion_dir = latest_bundle(root if (root / 'versions.json').exists() else bundle)  # the versions' latest, once there are versions
     champion = Predictor.load(champion_dir)
     meta, p = champion.meta, champion.meta['problem']
-    if champion.modality == 'sequence':
-        raise ValueError('retrain does not handle forecasting bundles yet: retrain with chapters 1-3 and export')
-    missing = [c for c in list(champion.schema) + p['targets'] if c not in new_data.columns]
-    if missing:
-        raise ValueError(f"the new rows lack column {missing[0]!r}; retraining needs the inputs and the target")
+    sequence = champion.modality == 'sequence'
+    for name, rows in (('new', new_data), ('old', old_data)):
+        missing = [c for c in list(champion.schema) + p['targets'] if rows is not None and c not in rows.columns]
+        if missing:
+            raise ValueError(f"the {name} rows lack column {missing[0]!r}; retraining needs the inputs and the target")
     metric = metric or (meta.get('evaluation') or {}).get('metric') or TASK_METRICS[p['task']][0]
-    new = new_data.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-    n_hold = int(round(len(new) * holdout))
-    if n_hold < 10 or len(new) - n_hold < 1:
-        raise ValueError(f"{len(new)} new rows are too few: the holdout needs at least 10 rows and training at least one")
-    judge, fresh = new.iloc[:n_hold], new.iloc[n_hold:]
-    y = _class_codes(champion, judge)
+    n_hold = int(round(len(new_data) * holdout))
+    if n_hold < 10 or len(new_data) - n_hold < 1:
+        raise ValueError(f"{len(new_data)} new rows are too few: the holdout needs at least 10 rows and training at least one")
     problem = Problem.from_dict(meta['problem']['spec'])
     design = meta['model']['design']
     options = {k: v for k, v in {'size': meta.get('schema', {}).get(next(iter(champion.schema)), {}).get('size')}.items() if v}
+    if sequence:  # forecasts are judged on the latest stretch of the new rows, from every window ending there
+        s = champion.recipe.state
+        new = new_data.sort_values(s['time']).reset_index(drop=True)
+        judge, fresh = new.iloc[len(new) - n_hold:], new.iloc[:len(new) - n_hold]
+        series = pd.concat([old_data, new], ignore_index=True) if old_data is not None else new
+        out_old, y, times = _judged_forecasts(champion, series, judge[s['time']].iloc[0])
+        if len(y) < 10:
+            raise ValueError(f"the holdout's {n_hold} rows give {len(y)} complete forecasts (window {s['window']}, horizon "
+                             f"{s['horizon']}); a fair comparison needs at least 10: give more new rows or a larger holdout")
+        options.update(window=s['window'], horizon=s['horizon'], freq=s['freq'])
+    else:
+        new = new_data.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        judge, fresh = new.iloc[:n_hold], new.iloc[n_hold:]
+        y = _class_codes(champion, judge)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        prepared = prepare(problem, pd.concat([old_data, fresh], ignore_index=True), seed=seed, **options)
+        rows = pd.concat([old_data, fresh], ignore_index=True) if old_data is not None else fresh.reset_index(drop=True)
+        prepared = prepare(problem, rows, seed=seed, **options)
         learn = learner_for(prepared, design['arch'], loss=design['loss'], metrics=design.get('metrics'), opt=design['opt'],
                             mom=design.get('mom'), wd=design['wd'], class_weights=design.get('class_weights'),
                             label_smoothing=design.get('label_smoothing', 0.0), seed=seed, **design.get('options', {}))
-        fit(learn, epochs, seed=seed, progress=False, checkpoint=False, run_dir=Path(tempfile.mkdtemp()))
+        warm = _warm_start(learn, champion_dir) if fine_tune else None
+        fit(learn, epochs, lr=lr if lr is not None or not fine_tune else 1e-3, seed=seed, progress=False,
+            checkpoint=False, run_dir=Path(tempfile.mkdtemp()))
     root.mkdir(parents=True, exist_ok=True)
     index = root / 'versions.json'
     history = json.loads(index.read_text()) if index.exists() else {'format': 'dlwork.versions', 'versions': []}
     if not history['versions']:  # the first champion becomes version 1 of the new folder
+        if (root / 'v1').exists():  # left by a run interrupted before it wrote versions.json: nothing refers to it
+            shutil.rmtree(root / 'v1')
         shutil.copytree(champion_dir, root / 'v1', dirs_exist_ok=False)
         history['versions'].append({'version': 1, 'folder': 'v1', 'created': meta['created'], 'accepted': True,
                                     'reason': 'the original bundle'})
@@ -1329,8 +1424,14 @@ def retrain(bundle: str | Path,  # the champion: a bundle, or a folder of versio
         shutil.rmtree(candidate)
     export_bundle(learn, prepared, candidate, quantize=meta.get('quantized') is not None)
     challenger = Predictor.load(candidate)
-    out_new, out_old = challenger.raw(judge), champion.raw(judge)
-    result = paired_bootstrap(p['task'], y, out_new, out_old, metric, resamples, seed)
+    if sequence:
+        out_new, _, new_times = _judged_forecasts(challenger, series, judge[s['time']].iloc[0])
+        if len(new_times) != len(times) or (new_times != times).any():
+            raise ValueError('champion and challenger put the series on different time grids; they cannot be compared')
+    else:
+        out_new, out_old = challenger.raw(judge), champion.raw(judge)
+    result = paired_bootstrap(p['task'], y, out_new, out_old, metric, resamples, seed,
+                              block=champion.recipe.state['window'] if sequence else 1)  # neighbouring windows overlap
     text = verdict(result)
     significant_better, significant_worse = text.startswith('better'), text.startswith('worse')
     accepted = significant_better if policy == 'better' else not significant_worse
@@ -1339,7 +1440,10 @@ def retrain(bundle: str | Path,  # the champion: a bundle, or a folder of versio
              'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
              'champion': champion_version, 'verdict': f'challenger − champion v{champion_version}: {text}',
              'difference': result['diff'], 'low': result['low'], 'high': result['high'], 'p': result['p'],
-             'holdout_rows': int(n_hold), 'training_rows': int(len(old_data) + len(fresh))}
+             'holdout_rows': int(n_hold), 'training_rows': int(len(rows)), 'judged': int(len(y)),
+             'start': 'champion weights' if fine_tune else 'fresh'}
+    if warm is not None:
+        entry['initialised_layers'] = warm['initialised']
     if p['task'] in ('binary', 'multiclass'):
         m = mcnemar(out_new.argmax(1) == y, out_old.argmax(1) == y)
         entry['mcnemar_p'] = m['p']

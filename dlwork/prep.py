@@ -909,6 +909,8 @@ def _tabular_frame(df: pd.DataFrame, problem: Problem) -> pd.DataFrame:
     for c in problem.cat_names:
         if isinstance(out[c].dtype, pd.CategoricalDtype) or out[c].dtype == bool:
             out[c] = out[c].astype(object)
+        if out[c].dtype == object:  # None (from JSON, Parquet, dicts) is missing, like NaN: the vocabulary sorts without it
+            out[c] = out[c].where(out[c].notna(), np.nan)
     return out
 
 

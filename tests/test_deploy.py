@@ -87,3 +87,10 @@ def test_retrain_from_the_command_line(dlwork, tmp_path):
     assert bad.returncode == 2 and 'invalid choice' in bad.stderr
     from dlwork.deploy import Predictor
     assert Predictor.load(tmp_path / 'runs' / 'old' / 'bundle-versions').path.name == 'v2'
+    no_old = dlwork('retrain', 'runs/old/bundle-versions', 'new.csv')
+    assert no_old.returncode != 0 and '--old (the rows the champion was trained on) is needed' in no_old.stderr, no_old.stderr
+    tuned = dlwork('retrain', 'runs/old/bundle-versions', 'new.csv', '--fine-tune', '--epochs', '2', '--policy', 'not_worse',
+                   timeout=400)                        # v2 fine-tuned on the new rows alone, kept unless significantly worse
+    assert tuned.returncode == 0, tuned.stderr
+    versions = json.loads((tmp_path / 'runs' / 'old' / 'bundle-versions' / 'versions.json').read_text())['versions']
+    assert versions[-1]['version'] == 3 and versions[-1]['start'] == 'champion weights' and versions[-1]['champion'] == 2
