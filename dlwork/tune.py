@@ -682,7 +682,13 @@ def open_storage(storage=None,  # None (a SQLite file in `run_dir`), a URL (sqli
             if heartbeat:
                 kwargs.update(heartbeat_interval=int(heartbeat), grace_period=2 * int(heartbeat),
                               heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
-            return optuna.storages.RDBStorage(storage, **kwargs)
+            for attempt in range(10):
+                try:
+                    return optuna.storages.RDBStorage(storage, **kwargs)
+                except Exception as e:  # another process (a worker, a dashboard) is creating the tables right now
+                    if not any(m in str(e) for m in ('already exists', 'alembic_version', 'duplicate key')) or attempt == 9:
+                        raise
+                    time.sleep(0.2 * (attempt + 1))
     except Exception as e:
         hint = ' (install its database driver, e.g. psycopg2 or pymysql)' if isinstance(e, ImportError) else ''
         raise ValueError(f"cannot open the study storage {storage!r}{hint}: {type(e).__name__}: {str(e).splitlines()[0]}") from None

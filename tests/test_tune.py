@@ -143,3 +143,29 @@ def test_a_trial_whose_worker_died_before_it_began_is_failed_and_retried(tmp_pat
     assert dead.state == TrialState.FAIL and dead.user_attrs['reason'] == 'its worker died before the trial began'
     assert _retried(trials)[orphan.number].state in FINISHED
     assert result.counts()['running'] == 0
+
+
+
+def _open_at(path, barrier, errors):
+    "Open the study storage at `path` the moment every process is ready; put the error (if any) on `errors`."
+    from dlwork.tune import open_storage
+    barrier.wait()
+    try:
+        open_storage(path, heartbeat=None)
+    except Exception as e:
+        errors.put(str(e))
+
+
+def test_workers_creating_one_storage_at_once(tmp_path):
+    "Workers (or a dashboard) starting together on a new SQLite file race to create its tables; none of them fails."
+    import multiprocessing
+    ctx = multiprocessing.get_context('spawn')
+    barrier, errors = ctx.Barrier(5), ctx.Queue()
+    procs = [ctx.Process(target=_open_at, args=(tmp_path / 'study.db', barrier, errors)) for _ in range(5)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    found = [errors.get() for _ in range(errors.qsize())]
+    assert not found, found
+    assert all(p.exitcode == 0 for p in procs)
