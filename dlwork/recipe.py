@@ -161,11 +161,14 @@ def _invalid_step(df: pd.DataFrame, step: dict) -> dict:
     "Numbers stored as text, ±inf and values breaking a declared rule become missing; categories become text. Returns cells changed per column."
     changed = {}
     for col in step['numeric']:
-        before = df[col].isna()
-        values = pd.to_numeric(df[col], errors='coerce').astype('float64')
-        values = values.mask(np.isinf(values))
-        df[col] = values
-        changed[col] = int((values.isna() & ~before).sum())
+        raw = df[col]
+        values = raw if raw.dtype == np.float64 else pd.to_numeric(raw, errors='coerce').astype('float64')
+        infinite = np.isinf(values.to_numpy())
+        if infinite.any():
+            values = values.mask(infinite)
+        if values is not raw:
+            df[col] = values
+        changed[col] = int(values.isna().sum() - raw.isna().sum())  # coercion only ever makes cells missing
     for col, rule in step['rules'].items():
         before = df[col].isna()
         bad = pd.Series(False, index=df.index)
@@ -178,6 +181,8 @@ def _invalid_step(df: pd.DataFrame, step: dict) -> dict:
         df[col] = df[col].mask(bad)
         changed[col] = changed.get(col, 0) + int((df[col].isna() & ~before).sum())
     for col in step.get('text', []):
+        if pd.api.types.infer_dtype(df[col], skipna=True) in ('string', 'empty') and df[col].dtype == object:
+            continue  # already text and missing values: checked in C, no call per cell
         df[col] = df[col].map(lambda v: v if isinstance(v, str) or pd.isna(v) else str(v)).astype(object)
     return {k: v for k, v in changed.items() if v}
 
@@ -186,11 +191,11 @@ def _onehot_step(df: pd.DataFrame, step: dict) -> dict:
     "One 0/1 column per training category; missing and unseen values light the column of the missing category (and are counted)."
     changed = {}
     for col, spec in step['columns'].items():
-        known = df[col].isin(spec['values'])
-        for value, name in zip(spec['values'], spec['names']):
-            df[name] = (df[col] == value).astype('float64')
-        df[spec['unknown']] = (~known).astype('float64')
-        changed[col] = int((~known).sum())
+        codes = pd.Categorical(df[col], categories=spec['values']).codes  # one hashed pass; -1: missing or unseen
+        for i, name in enumerate(spec['names']):
+            df[name] = (codes == i).astype('float64')
+        df[spec['unknown']] = (codes < 0).astype('float64')
+        changed[col] = int((codes < 0).sum())
     return {k: v for k, v in changed.items() if v}
 
 
