@@ -1,6 +1,6 @@
 # Adapted from the setup.py that nbdev 2.4.14 ships for its own projects: every setting lives in settings.ini.
 # Differences: a PEP 639 licence expression instead of a licence classifier (current setuptools refuses both together),
-# and explicit package data (the example data sets under dlwork/data).
+# explicit package data (the example data sets under dlwork/data), and two more extras (notebooks, scale), both in dev.
 import shlex
 from configparser import ConfigParser
 
@@ -22,7 +22,10 @@ statuses = ['0 - Pre-Planning', '1 - Planning', '2 - Pre-Alpha', '3 - Alpha',
 py_versions = '3.10 3.11 3.12 3.13'.split()
 
 requirements = shlex.split(cfg.get('requirements', ''))
+notebook_requirements = shlex.split(cfg.get('notebook_requirements', ''))
+scale_requirements = shlex.split(cfg.get('scale_requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+dev_requirements += [r for r in notebook_requirements + scale_requirements if r not in dev_requirements]
 min_python = cfg['min_python']
 project_urls = {}
 if cfg.get('doc_host'):
@@ -40,7 +43,7 @@ setuptools.setup(
     package_data={cfg['lib_path']: ['data/*', 'data/*/*']},
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements, 'notebooks': notebook_requirements, 'scale': scale_requirements},
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

@@ -65,15 +65,8 @@ def _quietly_import(name: str):
         return importlib.import_module(name)
 
 
-def _prepared(args, save: bool = True) -> tuple:
-    "(prepared data, problem, run directory): the problem from RUN/problem.json unless re-inferred, then `prepare`; saved unless `save` is False."
-    prepare = _quietly_import('dlwork.prep').prepare
-    from dlwork.problem import Problem
-    data, target, name = _load(args)
-    run = Path(args.out) if args.out else Path('runs') / (args.name or name)
-    saved = run / 'problem.json'
-    fresh = args.target or args.task or args.modality or args.time or args.text
-    problem = Problem.load(saved) if saved.exists() and not fresh else _problem(args, data, target)
+def _prep_options(args) -> dict:
+    "The preparation options given on the command line (those not given keep `prepare`'s defaults)."
     options = {k: v for k, v in dict(split=args.split, valid=args.valid, test=args.test, seed=args.seed,
                                      groups=args.groups, outliers=args.outliers, scale=args.scale,
                                      window=args.window, horizon=args.horizon, size=args.size, bs=args.bs,
@@ -83,7 +76,21 @@ def _prepared(args, save: bool = True) -> tuple:
         options['scale'] = None
     if args.augment is not None:
         options['augment'] = args.augment == 'on'
-    prepared = prepare(problem, data, allow_leaks=args.allow_leaks, **options)
+    if args.allow_leaks:
+        options['allow_leaks'] = True
+    return options
+
+
+def _prepared(args, save: bool = True) -> tuple:
+    "(prepared data, problem, run directory): the problem from RUN/problem.json unless re-inferred, then `prepare`; saved unless `save` is False."
+    prepare = _quietly_import('dlwork.prep').prepare
+    from dlwork.problem import Problem
+    data, target, name = _load(args)
+    run = Path(args.out) if args.out else Path('runs') / (args.name or name)
+    saved = run / 'problem.json'
+    fresh = args.target or args.task or args.modality or args.time or args.text
+    problem = Problem.load(saved) if saved.exists() and not fresh else _problem(args, data, target)
+    prepared = prepare(problem, data, **_prep_options(args))
     if save:
         problem.to_json(saved)
         prepared.save(run / 'prep')
@@ -181,8 +188,8 @@ def _tune(args) -> int:
 def _save_command(path: Path, args):
     "Record the command's arguments, so that a later phase (`dlwork evaluate --run RUN`) prepares the same data."
     import json
-    from dlwork.problem import _atomic_write
-    _atomic_write(path, json.dumps({'argv': args.argv, 'cwd': str(Path.cwd())}, indent=1))
+    from dlwork.core import atomic_write
+    atomic_write(path, json.dumps({'argv': args.argv, 'cwd': str(Path.cwd())}, indent=1))
 
 
 def _trained(run: Path, prepared):
@@ -216,7 +223,7 @@ def _evaluate(args) -> int:
         if args.run_dir is None:
             raise ValueError('give the run to evaluate (--run runs/NAME, after `dlwork train`), or its data as for train')
         run = Path(args.run_dir)
-        if not (run / 'train' / 'command.json').exists():
+        if not (run / 'train' / 'command.json').exists() and not (run / 'config.yaml').exists():
             raise FileNotFoundError(f"no {run / 'train' / 'command.json'}: train into {run} with `dlwork train` first "
                                     "(or give the data again)")
         prepared = _run_data(run)
@@ -243,8 +250,10 @@ def _run_data(run: Path):
     "The prepared data of a trained run, prepared again from the arguments `dlwork train` recorded."
     import json
     saved = run / 'train' / 'command.json'
+    if not saved.exists() and (run / 'config.yaml').exists():  # a run of `dlwork run`
+        return _quietly_import('dlwork.workflow').load_prepared(run)
     if not saved.exists():
-        raise FileNotFoundError(f"no {saved}: train into {run} with `dlwork train` first")
+        raise FileNotFoundError(f"no {saved}: train into {run} with `dlwork train` (or `dlwork run`) first")
     data_args = build_parser().parse_args(json.loads(saved.read_text())['argv'])
     data_args.out = str(run)
     return _prepared(data_args, save=False)[0]
@@ -349,6 +358,28 @@ def _retrain(args) -> int:
     if not args.quiet:
         print(f"{'accepted' if result['accepted'] else 'rejected'} as version {result['version']}: {result['verdict']}")
         print(f"versions in {result['root']}/versions.json" + (f"; the latest is {result['path']}" if result['accepted'] else ''))
+    return 0
+
+
+def _run(args) -> int:
+    "Run `dlwork run`: all six phases into RUN/, from a config file and the flags given (flags win)."
+    workflow = _quietly_import('dlwork.workflow')
+    config = workflow.load_config(args.config) if args.config else {}
+    overrides = {k: v for k, v in dict(name=args.name, out=args.out, seed=args.seed_model).items() if v is not None}
+    if args.source is not None or args.example is not None:  # data given here replaces the config's
+        overrides['data'] = {'source': args.source, 'example': args.example}
+    sections = dict(problem=dict(target=args.target, task=args.task, modality=args.modality, time=args.time,
+                                 text=[args.text] if args.text else None),
+                    prepare=_prep_options(args), model=dict(arch=args.arch), train=dict(epochs=args.epochs),
+                    tune=dict(trials=args.tune), evaluate=dict(resamples=args.resamples))
+    for section, values in sections.items():
+        given = {k: v for k, v in values.items() if v is not None}
+        if given:
+            overrides[section] = given
+    run = workflow.run_workflow(config, progress=not args.quiet, overwrite=args.overwrite, **overrides)
+    if not args.quiet:
+        print(f'\n{run!r}')
+        print(f"serve it: dlwork serve {run.bundle}")
     return 0
 
 
@@ -561,6 +592,26 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.add_argument('--quiet', action='store_true', help='print nothing but errors')
     retrain.set_defaults(run=_retrain)
 
+    run = commands.add_parser('run', help='all six phases, from data to a deployable bundle, with one report',
+                              description='Run the whole workflow: infer the problem and explore the data, prepare it, '
+                              'design and train a network (or tune it, --tune N), evaluate it on the held-out test set '
+                              'against baselines, export a verified bundle, and write RUN/report.html linking every phase. '
+                              'Every choice can come from a YAML config (--config; its keys are the arguments of each '
+                              "phase's function); flags override it. The effective config is saved as RUN/config.yaml, and "
+                              '`dlwork run --config RUN/config.yaml --name NEW` repeats the run. The run is written to a '
+                              'temporary folder and renamed into place at the end: a failed run leaves nothing behind.')
+    _data_arguments(run, '')
+    run.add_argument('--config', help='a YAML workflow config (see dlwork.workflow; unknown keys and wrong types are errors)')
+    _prep_arguments(run)
+    run.add_argument('--arch', help='architecture (default: by data)')
+    run.add_argument('--epochs', type=int, help='training epochs (default 10)')
+    run.add_argument('--tune', type=int, metavar='N', help='tune with N Optuna trials before the final training (default: no tuning)')
+    run.add_argument('--resamples', type=int, help='bootstrap resamples of the evaluation (default 1000)')
+    run.add_argument('--seed-model', type=int, help="seed of the weights, training, tuning and bootstrap (default 0)")
+    run.add_argument('--overwrite', action='store_true', help='replace an existing run of the same name')
+    _run_arguments(run)
+    run.set_defaults(run=_run)
+
     examples = commands.add_parser('examples', help='list the built-in example data sets',
                                    description='List the built-in example data sets.')
     examples.set_defaults(run=_examples)
@@ -575,7 +626,7 @@ def main(argv: list | None = None,  # the arguments (default: the command line's
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.run(args)
-    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError) as e:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError) as e:
         print(f'dlwork {args.command}: error: {e}', file=sys.stderr)
         return 2
     except RuntimeError as e:  # e.g. training diverged: the last good checkpoint is kept

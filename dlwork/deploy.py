@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 import dlwork
-from .problem import _atomic_write, _list_names, _markdown_table, _suggest
-from .recipe import Recipe, _sequence_windows, read_image
+from .core import atomic_write, did_you_mean, list_names, markdown_table
+from .recipe import TABULAR_STEPS, Recipe, read_image, scaled_series, sequence_windows
 
 if TYPE_CHECKING:
     from dlwork.prep import Prepared
@@ -161,7 +161,7 @@ def _model_inputs(prepared: 'Prepared', rows: pd.DataFrame) -> tuple:
     "The arrays the network takes for raw rows, through the JSON recipe only (sequences: every complete window)."
     if prepared.recipe['modality'] == 'sequence':
         frame = rows if prepared.recipe['time'] in rows.columns else rows.reset_index()
-        return (_sequence_windows(prepared.recipe, frame)[0],)
+        return (sequence_windows(prepared.recipe, frame)[0],)
     return Recipe(prepared.recipe).transform(rows)
 
 
@@ -209,14 +209,19 @@ def _labels(task: str, out: np.ndarray) -> np.ndarray:
 def _verify(ort_out: np.ndarray, ref: np.ndarray, task: str, tolerance: float) -> dict:
     "Compare ONNX Runtime's predictions with fastai's on the same raw rows; refuse with the numbers when they differ."
     ref = ref.reshape(ort_out.shape)
-    diff = float(np.abs(ort_out.astype(np.float64) - ref).max())
+    gap = np.abs(ort_out.astype(np.float64) - ref)
+    diff = float(gap.max())
+    # float32 rounds relative to the size of a value: values above 1 (regression in the target's units) are held to
+    # `tolerance` relative to their size, values below 1 (probabilities) to `tolerance` absolute
+    allowed = tolerance * np.maximum(1.0, np.abs(ref))
     agree = _labels(task, ort_out) == _labels(task, ref)
     same = len(ref) if task == 'regression' else int(agree.reshape(len(ref), -1).all(1).sum())
-    if diff > tolerance or same != len(ref):
+    if (gap > allowed).any() or same != len(ref):
         raise ValueError(f"the exported model does not reproduce the trained one on the {len(ref)} test rows: max abs "
-                         f"difference {diff:.3g} (allowed {tolerance:g}), {len(ref) - same} different labels; "
-                         "nothing was written")
-    return {'rows': len(ref), 'max_abs_difference': diff, 'same_labels': same == len(ref), 'tolerance': tolerance}
+                         f"difference {diff:.3g} (allowed {tolerance:g}, relative to the value above 1), "
+                         f"{len(ref) - same} different labels; nothing was written")
+    return {'rows': len(ref), 'max_abs_difference': diff, 'max_relative_difference': float((gap / np.maximum(1.0, np.abs(ref))).max()),
+            'same_labels': same == len(ref), 'tolerance': tolerance}
 
 
 def _sha256(path: Path) -> str:
@@ -339,11 +344,10 @@ def export_bundle(learn,  # a trained Learner (chapters 2-4)
                   report=None,  # the `Report` of `dlwork.evaluate.evaluate` (or its saved metrics.json as a dict): metrics, baselines, notes
                   quantize: bool = True,  # also write an int8 dynamically quantized model
                   pickle: bool = False,  # also write fastai's `learn.export()` pickle (unsafe to load from untrusted sources)
-                  tolerance: float = 1e-4,  # largest allowed difference between ONNX Runtime and PyTorch on the test rows
+                  tolerance: float = 1e-4,  # largest allowed difference between ONNX Runtime and PyTorch on the test rows (relative for values above 1)
                   verify_rows: int = 2000,  # test rows to verify on (at most)
                  ) -> Path:
     "Write a deployable bundle: ONNX model verified against PyTorch on real test rows, JSON recipe and metadata, safetensors weights with the architecture as JSON, a model card, an int8 model, and a manifest of sha256 hashes; atomically."
-    import torch
     from safetensors.torch import save_file
     from dlwork.model import network_spec
     from dlwork.evaluate import fingerprint
@@ -382,7 +386,7 @@ def export_bundle(learn,  # a trained Learner (chapters 2-4)
         spec['output'] = kind
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / 'weights.safetensors'), metadata={'format': 'dlwork.weights'})
-        _atomic_write(tmp / 'architecture.json', json.dumps(spec, indent=1))
+        atomic_write(tmp / 'architecture.json', json.dumps(spec, indent=1))
         Recipe(prepared.recipe).to_json(tmp / 'recipe.json')
         schema = input_schema(prepared)
         train_inputs = _model_inputs(prepared, prepared.train.iloc[:5000] if p.modality != 'sequence' else prepared.train)
@@ -410,14 +414,14 @@ def export_bundle(learn,  # a trained Learner (chapters 2-4)
         if meta['evaluation'] and meta['evaluation'].get('fingerprint') not in (None, meta['data']['test_fingerprint']):
             raise ValueError(f"the evaluation was made on another test set (fingerprint {meta['evaluation']['fingerprint']}, "
                              f"this data's is {meta['data']['test_fingerprint']}); evaluate this model on this data first")
-        _atomic_write(tmp / 'metadata.json', json.dumps(meta, indent=1, default=str, allow_nan=True))
-        _atomic_write(tmp / 'MODEL_CARD.md', _card(meta))
+        atomic_write(tmp / 'metadata.json', json.dumps(meta, indent=1, default=str, allow_nan=True))
+        atomic_write(tmp / 'MODEL_CARD.md', _card(meta))
         if pickle:
             learn.export(tmp / 'learner.pkl')
         files = sorted(f for f in tmp.iterdir() if f.is_file())
         manifest = {'format': 'dlwork.manifest', 'format_version': BUNDLE_FORMAT,
                     'files': {f.name: {'sha256': _sha256(f), 'bytes': f.stat().st_size} for f in files}}
-        _atomic_write(tmp / 'manifest.json', json.dumps(manifest, indent=1))
+        atomic_write(tmp / 'manifest.json', json.dumps(manifest, indent=1))
         _swap_in(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -530,9 +534,8 @@ def _row_step(step: dict):
     name = step['name']
     if name == 'dateparts':
         def run(work):
-            from dlwork.recipe import _dateparts_step
             parts = pd.DataFrame({col: [work[col]] for col in step['columns']})
-            _dateparts_step(parts, step)
+            TABULAR_STEPS['dateparts'](parts, step)
             work.update({k: v for k, v in parts.iloc[0].items() if k not in step['columns']})
     elif name == 'invalid':
         numeric, rules, text = step['numeric'], list(step['rules'].items()), step.get('text', [])
@@ -695,8 +698,8 @@ class Predictor:
             raise ValueError('there are no rows to predict (an empty batch)')
         missing = [c for c in self.schema if c not in data.columns]
         if missing:
-            raise ValueError(f"missing column {missing[0]!r}{_suggest(missing[0], data.columns)}; the model needs: "
-                             f"{_list_names(list(self.schema))}")
+            raise ValueError(f"missing column {missing[0]!r}{did_you_mean(missing[0], data.columns)}; the model needs: "
+                             f"{list_names(list(self.schema))}")
         frame = data[list(self.schema)].reset_index(drop=True).copy()
         for c, s in self.schema.items():
             if s['type'] == 'number':
@@ -717,8 +720,8 @@ class Predictor:
             try:
                 v = record[c]
             except KeyError:
-                raise ValueError(f"missing column {c!r}{_suggest(c, list(record))}; the model needs: "
-                                 f"{_list_names(list(self.schema))}") from None
+                raise ValueError(f"missing column {c!r}{did_you_mean(c, list(record))}; the model needs: "
+                                 f"{list_names(list(self.schema))}") from None
             if number:
                 v = _number(v, c)
                 if v != v and not nullable:
@@ -745,15 +748,14 @@ class Predictor:
                 raise ValueError('there are no rows to predict (an empty history)')
             missing = [c for c in self.schema if c not in frame.columns]
             if missing:
-                raise ValueError(f"missing column {missing[0]!r}{_suggest(missing[0], frame.columns)}; a forecast needs "
-                                 f"the history's {_list_names(list(self.schema))}")
+                raise ValueError(f"missing column {missing[0]!r}{did_you_mean(missing[0], frame.columns)}; a forecast needs "
+                                 f"the history's {list_names(list(self.schema))}")
             for c in self.schema:
                 if c != self.recipe.state['time']:
                     [_number(v, c) for v in frame[c].tolist()]
             if every_window:
                 s = self.recipe.state
-                from dlwork.recipe import _scaled_series
-                _, values = _scaled_series(s, frame)
+                _, values = scaled_series(s, frame)
                 if len(values) < s['window']:
                     raise ValueError(f"a forecast needs at least {s['window']} time steps of history, got {len(values)}")
                 return (np.stack([values[t - s['window']:t] for t in range(s['window'], len(values) + 1)]),)
@@ -1197,10 +1199,10 @@ class DriftReport:
                  f'{self.rows} new rows against the training data. PSI: under {self.thresholds[0]} stable, '
                  f'{self.thresholds[0]}-{self.thresholds[1]} moderate, over {self.thresholds[1]} major; tests at α = {self.alpha} '
                  '(Kolmogorov-Smirnov for numbers, chi-square for categories).', '',
-                 '## Features', '', _markdown_table(self.features), '', '## Predictions', '',
-                 _markdown_table(pd.DataFrame([self.predictions])), '']
+                 '## Features', '', markdown_table(self.features), '', '## Predictions', '',
+                 markdown_table(pd.DataFrame([self.predictions])), '']
         if self.performance is not None:
-            lines += ['## Performance', '', _markdown_table(self.performance), '']
+            lines += ['## Performance', '', markdown_table(self.performance), '']
         return '\n'.join(lines)
 
     def _repr_markdown_(self):
@@ -1272,8 +1274,8 @@ def drift_report(bundle: str | Path | Predictor,  # a bundle folder or a loaded 
         raise ValueError('there are no new rows to compare with the training data')
     missing = [c for c in predictor.schema if c not in new_data.columns]
     if missing:
-        raise ValueError(f"missing column {missing[0]!r}{_suggest(missing[0], new_data.columns)}; the model's inputs are "
-                         f"{_list_names(list(predictor.schema))}")
+        raise ValueError(f"missing column {missing[0]!r}{did_you_mean(missing[0], new_data.columns)}; the model's inputs are "
+                         f"{list_names(list(predictor.schema))}")
     stats, rows = predictor.meta['training_stats'], []
     for c, s in stats.items():
         if s['kind'] == 'category':
@@ -1336,8 +1338,7 @@ def _class_codes(predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
 
 def _judged_forecasts(predictor: Predictor, history: pd.DataFrame, start) -> tuple:
     "Forecasts of every complete window of `history` whose first target time is at or after `start`: (outputs, truth in units, times)."
-    from dlwork.recipe import _sequence_windows
-    x, y, times = _sequence_windows(predictor.recipe.state, history)
+    x, y, times = sequence_windows(predictor.recipe.state, history)
     keep = np.asarray(times >= start)
     return _run(predictor.session, predictor.names, (x[keep],)), y[keep], times[keep]
 
@@ -1468,5 +1469,5 @@ def retrain(bundle: str | Path,  # the champion: a bundle, or a folder of versio
         entry['folder'] = None
         entry['reason'] = ('not significantly better' if policy == 'better' else 'significantly worse') + f' on {metric}'
     history['versions'].append(entry)
-    _atomic_write(index, json.dumps(history, indent=1))
+    atomic_write(index, json.dumps(history, indent=1))
     return {**entry, 'path': str(root / f'v{number}') if accepted else None, 'root': str(root)}

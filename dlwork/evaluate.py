@@ -25,8 +25,8 @@ import pandas as pd
 from fastcore.basics import patch, store_attr
 
 
-from .problem import _atomic_write, _check_columns, _figure, _HTML_PAGE, _list_names, _markdown_table, _png, _suggest
-from .recipe import _scaled_series, image_pixels, read_image
+from .core import atomic_write, check_columns, did_you_mean, figure_grid, figure_png, html_page, list_names, markdown_table
+from .recipe import scaled_series, image_pixels, read_image
 
 if TYPE_CHECKING:
     from dlwork.prep import Prepared
@@ -341,7 +341,7 @@ def _class_index(values: pd.Series, classes: list, column: str) -> np.ndarray:
 def _series_windows(prepared: 'Prepared', rows: pd.DataFrame) -> tuple:
     "(targets (windows, horizon) in units, time of each window's first target, the regular raw series) of a sequence frame."
     s = prepared.recipe
-    frame, values = _scaled_series(s, rows)
+    frame, values = scaled_series(s, rows)
     series = frame[s['targets'][0]].to_numpy(dtype=np.float64)
     starts = np.arange(s['window'], len(series) - s['horizon'] + 1)
     if len(starts) == 0:
@@ -364,7 +364,7 @@ def _labelled_rows(prepared: 'Prepared', data: pd.DataFrame | None) -> pd.DataFr
     if data is not None:
         needed = ([prepared.recipe['time']] + list(prepared.recipe['inputs']) if p.modality == 'sequence'
                   else list(prepared.recipe['inputs']) + list(p.targets))
-        _check_columns(rows, list(dict.fromkeys(needed)), 'column the model needs')
+        check_columns(rows, list(dict.fromkeys(needed)), 'column the model needs')
     return rows
 
 
@@ -833,8 +833,8 @@ class Report:
              ) -> pd.DataFrame:
         "The network's headline metric on each group of test rows, with its bootstrap interval and the group's size."
         if column not in self.rows.columns:
-            raise ValueError(f"slice column {column!r} is not in the test rows{_suggest(column, self.rows.columns)}; "
-                             f"they have: {_list_names(self.rows.columns)}")
+            raise ValueError(f"slice column {column!r} is not in the test rows{did_you_mean(column, self.rows.columns)}; "
+                             f"they have: {list_names(self.rows.columns)}")
         values = self.rows[column].reset_index(drop=True)
         if pd.api.types.is_numeric_dtype(values) and values.nunique() > 10:
             values = pd.qcut(values, 4, duplicates='drop').astype(str)
@@ -918,18 +918,18 @@ class Report:
                  f"(test set {self.fingerprint}); {round(self.level * 100)}% intervals: {CI_METHOD} bootstrap, "
                  f"{self.resamples} resamples" + (f' of blocks of {self.block} neighbouring windows' if self.block > 1 else '')
                  + '.', '']
-        lines += [f'- {n}' for n in self.notes] + ['', '## Metrics', '', _markdown_table(self.intervals), '',
+        lines += [f'- {n}' for n in self.notes] + ['', '## Metrics', '', markdown_table(self.intervals), '',
                                                    '## Leaderboard', '',
                                                    f'Every model on the same test rows, best {self.metric} first; '
                                                    f'low/high: the interval of {self.metric}.', '',
-                                                   _markdown_table(self.leaderboard), '']
+                                                   markdown_table(self.leaderboard), '']
         if self.per_class is not None:
-            lines += ['## Per class' if self.task != 'multilabel' else '## Per label', '', _markdown_table(self.per_class), '']
+            lines += ['## Per class' if self.task != 'multilabel' else '## Per label', '', markdown_table(self.per_class), '']
         if self.per_step is not None and len(self.per_step) > 1:
-            lines += ['## Per forecast step', '', _markdown_table(self.per_step.round(4).set_axis(
+            lines += ['## Per forecast step', '', markdown_table(self.per_step.round(4).set_axis(
                 [' '.join(c) for c in self.per_step.columns], axis=1)), '']
         for column, table in self.slices.items():
-            lines += [f'## By {column}', '', _markdown_table(table), '']
+            lines += [f'## By {column}', '', markdown_table(table), '']
         return '\n'.join(lines)
 
     def _repr_markdown_(self):
@@ -945,7 +945,7 @@ class Report:
 def _confusion_figure(report: Report):
     import seaborn as sns
     n = len(report.labels)
-    fig, axes = _figure(2, ncols=2, width=min(2.2 + 0.45 * n, 8), height=min(1.8 + 0.4 * n, 7))
+    fig, axes = figure_grid(2, ncols=2, width=min(2.2 + 0.45 * n, 8), height=min(1.8 + 0.4 * n, 7))
     for ax, normalize in zip(axes, (False, True)):
         cm = report.confusion(normalize)
         sns.heatmap(cm, annot=n <= 12, fmt='.2f' if normalize else 'd', cmap='Blues', cbar=False, ax=ax,
@@ -956,7 +956,7 @@ def _confusion_figure(report: Report):
 
 def _curves_figure(report: Report):
     from sklearn.metrics import precision_recall_curve, roc_curve
-    fig, (roc, pr) = _figure(2, ncols=2, width=4.6, height=4)
+    fig, (roc, pr) = figure_grid(2, ncols=2, width=4.6, height=4)
     if report.task == 'multilabel':
         truth, scores = report.truth, report.outputs
     else:
@@ -979,7 +979,7 @@ def _curves_figure(report: Report):
 
 
 def _calibration_figure(report: Report, bins: int = 10):
-    fig, (ax,) = _figure(1, width=4.6, height=4)
+    fig, (ax,) = figure_grid(1, width=4.6, height=4)
     if report.task == 'multilabel':
         conf, hit, what = report.outputs.ravel(), report.truth.ravel(), 'each label'
     else:
@@ -1008,20 +1008,20 @@ def _regression_figures(report: Report) -> dict:
     k = min(y.shape[1], 4)
     names = report.labels if report.problem.modality != 'sequence' else [f'{report.labels[0]} t+{j + 1}' for j in range(k)]
     figs = {}
-    fig, axes = _figure(k, ncols=k, width=4.2, height=4)
+    fig, axes = figure_grid(k, ncols=k, width=4.2, height=4)
     for j, ax in enumerate(axes):
         ax.scatter(y[:, j], o[:, j], s=8, alpha=0.5)
         lo, hi = np.nanmin([y[:, j].min(), o[:, j].min()]), np.nanmax([y[:, j].max(), o[:, j].max()])
         ax.plot([lo, hi], [lo, hi], ls='--', color='grey', lw=0.8)
         ax.set(xlabel=f'actual {names[j]}', ylabel='predicted', title='predicted vs actual')
     figs['predicted_vs_actual'] = fig
-    fig, axes = _figure(k, ncols=k, width=4.2, height=3.6)
+    fig, axes = figure_grid(k, ncols=k, width=4.2, height=3.6)
     for j, ax in enumerate(axes):
         ax.scatter(o[:, j], y[:, j] - o[:, j], s=8, alpha=0.5)
         ax.axhline(0, ls='--', color='grey', lw=0.8)
         ax.set(xlabel=f'predicted {names[j]}', ylabel='residual (actual − predicted)', title='residuals')
     figs['residuals'] = fig
-    fig, axes = _figure(k, ncols=k, width=4.2, height=3.2)
+    fig, axes = figure_grid(k, ncols=k, width=4.2, height=3.2)
     for j, ax in enumerate(axes):
         sns.histplot(y[:, j] - o[:, j], ax=ax, kde=len(y) > 20)
         ax.set(xlabel=f'error in {names[j]} (actual − predicted)', title='error distribution')
@@ -1030,7 +1030,7 @@ def _regression_figures(report: Report) -> dict:
 
 
 def _forecast_figure(report: Report):
-    fig, (ax,) = _figure(1, width=11, height=3.6)
+    fig, (ax,) = figure_grid(1, width=11, height=3.6)
     times = report.rows.index
     ax.plot(times, report.truth[:, 0], color='black', lw=1, label='actual')
     ax.plot(times, report.outputs[:, 0], color='C0', lw=1, label=f'{report.model} (1 step ahead)')
@@ -1043,7 +1043,7 @@ def _forecast_figure(report: Report):
 
 
 def _horizon_figure(report: Report):
-    fig, (ax,) = _figure(1, width=6, height=3.6)
+    fig, (ax,) = figure_grid(1, width=6, height=3.6)
     steps = report.per_step.index
     for i, name in enumerate(dict.fromkeys(c[0] for c in report.per_step.columns)):
         if name != 'training mean':
@@ -1055,7 +1055,7 @@ def _horizon_figure(report: Report):
 
 def _leaderboard_figure(report: Report):
     board = report.leaderboard
-    fig, (ax,) = _figure(1, width=6.5, height=0.5 + 0.45 * len(board))
+    fig, (ax,) = figure_grid(1, width=6.5, height=0.5 + 0.45 * len(board))
     y = np.arange(len(board))[::-1]
     values = board[report.metric].to_numpy()
     ax.errorbar(values, y, xerr=[values - board['low'], board['high'] - values], fmt='o', capsize=3)
@@ -1066,7 +1066,7 @@ def _leaderboard_figure(report: Report):
 
 def _slice_figure(report: Report, column: str):
     table = report.slices[column]
-    fig, (ax,) = _figure(1, width=6, height=0.6 + 0.4 * len(table))
+    fig, (ax,) = figure_grid(1, width=6, height=0.6 + 0.4 * len(table))
     y = np.arange(len(table))[::-1]
     v = table[report.metric].to_numpy(dtype=float)
     ax.errorbar(v, y, xerr=[np.nan_to_num(v - table['low']), np.nan_to_num(table['high'] - v)], fmt='o', capsize=3)
@@ -1087,7 +1087,7 @@ def plot_top_losses(self: Report,
     losses = self.row_losses()
     order = np.argsort(-losses, kind='stable')[:k]
     p = _as_proba(self.outputs, self.task) if self.task in ('binary', 'multiclass') else None
-    fig, axes = _figure(len(order), ncols=min(3, len(order)), width=2.6, height=2.8)
+    fig, axes = figure_grid(len(order), ncols=min(3, len(order)), width=2.6, height=2.8)
     for ax, i in zip(axes, order):
         img = np.asarray(read_image(self.images.iloc[i], 'RGB')).astype(np.float32)
         top = max(float(img.max()), 1.0)  # stretched to its own range: faint images (digits' 0-16 scale) stay visible
@@ -1136,9 +1136,9 @@ def save(self: Report,
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"can't save the evaluation to '{path}': it is a file, not a folder")
-    pngs = {name: _png(fig, dpi) for name, fig in self.plots().items()}
+    pngs = {name: figure_png(fig, dpi) for name, fig in self.plots().items()}
     for name, data in pngs.items():
-        _atomic_write(path / f'{name}.png', data)
+        atomic_write(path / f'{name}.png', data)
     tables = {'intervals': self.intervals, 'leaderboard': self.leaderboard, 'predictions': self.predictions()}
     if self.per_class is not None:
         tables['per_class'] = self.per_class
@@ -1146,16 +1146,16 @@ def save(self: Report,
         tables['per_step'] = self.per_step.set_axis([' '.join(c) for c in self.per_step.columns], axis=1)
     tables.update({f'slice_{c}': t for c, t in self.slices.items()})
     for name, table in tables.items():
-        _atomic_write(path / f'{name}.csv', table.to_csv())
+        atomic_write(path / f'{name}.csv', table.to_csv())
     info = {'run': self.run, 'model': self.model, 'task': self.task, 'fingerprint': self.fingerprint, 'rows': len(self.truth),
             'metric': self.metric, 'metrics': self.metrics, 'intervals': self.intervals.to_dict('index'),
             'ci_method': CI_METHOD, 'resamples': self.resamples, 'level': self.level, 'block': self.block,
             'looks': self.looks, 'registry': str(self.registry) if self.registry else None, 'evaluation_id': self.id,
             'notes': self.notes, 'leaderboard': self.leaderboard.to_dict('index'), 'config': self.config}
-    _atomic_write(path / 'metrics.json', json.dumps(info, indent=1, default=str, allow_nan=True))
+    atomic_write(path / 'metrics.json', json.dumps(info, indent=1, default=str, allow_nan=True))
     md = self.summary() + '\n## Plots\n\n' + '\n'.join(f'![{n}]({n}.png)\n' for n in pngs)
-    _atomic_write(path / 'report.md', md)
-    _atomic_write(path / 'report.html', self._html(pngs))
+    atomic_write(path / 'report.md', md)
+    atomic_write(path / 'report.html', self._html(pngs))
     return path
 
 
@@ -1184,7 +1184,7 @@ def _html(self: Report, pngs: dict) -> str:
     for name, data in pngs.items():
         body.append(f'<h3>{esc(name)}</h3><img alt="{esc(name)}" src="data:image/png;base64,'
                     f'{base64.b64encode(data).decode("ascii")}">')
-    return _HTML_PAGE.format(title=esc(f'Evaluation: {p.description}'), body='\n'.join(body))
+    return html_page(f'Evaluation: {p.description}', body)
 
 
 def evaluate(learn,  # a trained Learner (chapters 2-4)
@@ -1275,7 +1275,7 @@ class Comparison:
         return text
 
     def _repr_markdown_(self):
-        return f"**{self.a}** vs **{self.b}**: {self.verdict}\n\n{_markdown_table(self.table())}"
+        return f"**{self.a}** vs **{self.b}**: {self.verdict}\n\n{markdown_table(self.table())}"
 
 
 def compare(report: Report,  # the evaluation to judge (model A)

@@ -27,7 +27,8 @@ from fastai.optimizer import SGD, Adam, RMSProp
 from fastai.torch_core import set_seed
 from fastai.vision.models import xresnet
 
-from .problem import METRICS, Problem, _check_choice, _suggest
+from .core import check_choice, did_you_mean
+from .problem import METRICS, Problem
 from .prep import Prepared
 
 # %% auto #0
@@ -36,8 +37,8 @@ __all__ = ['ACTIVATIONS', 'XRESNETS', 'PRETRAINED', 'RECURRENT_CELLS', 'POSITION
            'SimpleCNN', 'xresnet_model', 'pretrained_available', 'pretrained_model', 'RecurrentNet', 'TransformerNet',
            'NgramBag', 'default_init', 'init_weights', 'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss',
            'BinaryCrossEntropy', 'class_weights_for', 'loss_for', 'ProblemMetric', 'metrics_for', 'optimizer_for',
-           'default_arch', 'arch_options', 'n_outputs', 'build_model', 'network_spec', 'network_from_spec',
-           'TargetScale', 'target_scale', 'FastLearner', 'learner_for', 'summary']
+           'default_arch', 'check_arch', 'arch_builder', 'arch_options', 'n_outputs', 'build_model', 'network_spec',
+           'network_from_spec', 'TargetScale', 'target_scale', 'FastLearner', 'learner_for', 'summary']
 
 # %% ../nbs/02_model.ipynb #a25caf90
 ACTIVATIONS = {'relu': nn.ReLU, 'leaky_relu': nn.LeakyReLU, 'gelu': nn.GELU, 'tanh': nn.Tanh, 'silu': nn.SiLU}
@@ -46,7 +47,7 @@ ACTIVATIONS = {'relu': nn.ReLU, 'leaky_relu': nn.LeakyReLU, 'gelu': nn.GELU, 'ta
 def activation_layer(name: str = 'relu',  # one of `ACTIVATIONS`
                     ) -> nn.Module:
     "A new hidden-layer activation module, by name."
-    _check_choice(name, ACTIVATIONS, 'activation')
+    check_choice(name, ACTIVATIONS, 'activation')
     return ACTIVATIONS[name]()
 
 # %% ../nbs/02_model.ipynb #d0b8049a
@@ -170,7 +171,7 @@ def xresnet_model(name: str = 'xresnet18',  # one of `XRESNETS`
                   dropout: float = 0.0,  # dropout before the head
                  ) -> nn.Module:
     "fastai's xresnet (ResNet with the bag-of-tricks stem and shortcuts), trained from scratch."
-    _check_choice(name, XRESNETS, 'xresnet')
+    check_choice(name, XRESNETS, 'xresnet')
     _check_dropout(dropout)
     return getattr(xresnet, name)(c_in=n_in, n_out=n_out, act_cls=ACTIVATIONS[activation], sa=self_attention,
                                   p=dropout)
@@ -179,7 +180,7 @@ def xresnet_model(name: str = 'xresnet18',  # one of `XRESNETS`
 def pretrained_available(name: str = 'resnet18',  # one of `PRETRAINED`
                         ) -> bool:
     "Are the ImageNet weights of torchvision model `name` already on disk (in torch's hub cache)?"
-    _check_choice(name, PRETRAINED, 'pretrained model')
+    check_choice(name, PRETRAINED, 'pretrained model')
     import torchvision.models as tvm
     url = getattr(tvm, PRETRAINED[name]).DEFAULT.url
     return (Path(torch.hub.get_dir()) / 'checkpoints' / url.rsplit('/', 1)[-1]).exists()
@@ -192,7 +193,7 @@ def pretrained_model(name: str = 'resnet18',  # one of `PRETRAINED`
                      pretrained: bool = True,  # load the ImageNet weights (False: the same network, random weights)
                     ) -> nn.Module:
     "A torchvision ResNet with ImageNet weights and a new fastai head (`create_vision_model`); the weights must be downloadable or cached."
-    _check_choice(name, PRETRAINED, 'pretrained model')
+    check_choice(name, PRETRAINED, 'pretrained model')
     import torchvision.models as tvm
     from fastai.vision.learner import create_vision_model
     if not pretrained:
@@ -269,7 +270,7 @@ class RecurrentNet(nn.Module):
                  last_value: int = 0,  # forecasting: add the last step's first `last_value` inputs (the targets) to the outputs
                 ):
         super().__init__()
-        _check_choice(cell, RECURRENT_CELLS, 'recurrent cell')
+        check_choice(cell, RECURRENT_CELLS, 'recurrent cell')
         self.last_value = _check_sequence_options(last_value, vocab_size, dropout)
         if activation not in ('tanh', 'relu'):
             raise ValueError(f"a recurrent net's activation must be 'tanh' or 'relu', got {activation!r}")
@@ -325,7 +326,7 @@ class TransformerNet(nn.Module):
                  last_value: int = 0,  # forecasting: add the last step's first `last_value` inputs (the targets) to the outputs
                 ):
         super().__init__()
-        _check_choice(positional, POSITIONAL, 'positional encoding')
+        check_choice(positional, POSITIONAL, 'positional encoding')
         self.last_value = _check_sequence_options(last_value, vocab_size, dropout)
         if width % heads:
             raise ValueError(f"width ({width}) must be divisible by heads ({heads})")
@@ -428,7 +429,7 @@ _INIT = {'kaiming_normal': nn.init.kaiming_normal_, 'kaiming_uniform': nn.init.k
 def default_init(activation: str = 'relu',  # the hidden activation
                 ) -> str:
     "The usual scheme for an activation: He/Kaiming normal for the ReLU family, Xavier uniform for tanh."
-    _check_choice(activation, ACTIVATIONS, 'activation')
+    check_choice(activation, ACTIVATIONS, 'activation')
     return 'xavier_uniform' if activation == 'tanh' else 'kaiming_normal'
 
 
@@ -447,9 +448,9 @@ def init_weights(module: nn.Module,  # any module; changed in place
                  activation: str = 'relu',  # the activation that follows (sets the Kaiming/Xavier gain)
                 ) -> nn.Module:
     "Initialise the weights of `module` in place: `scheme` for linear/conv layers, `recurrent` for RNN hidden weights, zero biases."
-    _check_choice(scheme, INITIALISERS, 'initialiser')
-    _check_choice(recurrent, INITIALISERS, 'recurrent initialiser')
-    _check_choice(activation, ACTIVATIONS, 'activation')
+    check_choice(scheme, INITIALISERS, 'initialiser')
+    check_choice(recurrent, INITIALISERS, 'recurrent initialiser')
+    check_choice(activation, ACTIVATIONS, 'activation')
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             _init_one(m.weight, scheme, activation)
@@ -507,7 +508,7 @@ class RegressionLoss(_PlainTensors, BaseLoss):
                  delta: float = 1.0,  # huber only: where the loss turns from squared to absolute
                  scale: tuple | None = None,  # (means, stds) of the targets: predictions and targets are standardised first
                 ):
-        _check_choice(kind, ('mse', 'mae', 'huber'), 'regression loss')
+        check_choice(kind, ('mse', 'mae', 'huber'), 'regression loss')
         cls, kwargs = {'mse': (nn.MSELoss, {}), 'mae': (nn.L1Loss, {}), 'huber': (nn.HuberLoss, {'delta': delta})}[kind]
         super().__init__(cls, floatify=True, is_2d=False, **kwargs)
         self.scale = None if scale is None else tuple(torch.as_tensor(np.asarray(v, dtype=np.float32)) for v in scale)
@@ -589,7 +590,7 @@ def loss_for(task: str,  # one of dlwork's `TASKS`
             ):
     "The fastai loss object for a task: it computes the loss and knows the activation and decoding of predictions."
     name = name or DEFAULT_LOSS[task]
-    _check_choice(name, LOSSES, 'loss')
+    check_choice(name, LOSSES, 'loss')
     if task not in LOSSES[name]:
         fits = [n for n, tasks in LOSSES.items() if task in tasks]
         raise ValueError(f"loss {name!r} does not fit a {task} task; choose from: {', '.join(fits)}")
@@ -616,7 +617,7 @@ class ProblemMetric(_LearnerMetric):
                  task: str,  # the problem's task
                  activation=None,  # logits → probabilities (the loss's `activation`); None keeps the outputs
                 ):
-        _check_choice(name, METRICS, 'metric')
+        check_choice(name, METRICS, 'metric')
         if task not in METRICS[name].tasks:
             raise ValueError(f"metric {name!r} does not fit a {task} task")
         self.metric, self.task, self.activation = METRICS[name], task, activation
@@ -675,7 +676,7 @@ def optimizer_for(name: str = 'adamw',  # one of `OPTIMIZERS`
                   mom: float | None = None,  # momentum (SGD, RMSprop) or Adam's first-moment decay (beta1); None: the optimiser's default
                  ):
     "The fastai optimiser function (`opt_func`) called `name`, with momentum `mom` when one is given."
-    _check_choice(name, OPTIMIZERS, 'optimizer')
+    check_choice(name, OPTIMIZERS, 'optimizer')
     if mom is None:
         return OPTIMIZERS[name]
     if isinstance(mom, bool) or not isinstance(mom, (int, float)) or not 0 <= mom < 1:
@@ -706,8 +707,11 @@ def default_arch(prepared: Prepared,  # the prepared data
     return 'lstm', f'{n} training texts (≥ {max_bag_texts}): enough for a recurrent network to learn word order'
 
 
-def _check_arch(arch: str, modality: str) -> str:
-    _check_choice(arch, ARCHITECTURES, 'architecture')
+def check_arch(arch: str,  # an architecture name
+               modality: str,  # the data's modality
+              ) -> str:  # `arch`, when it fits
+    "Raise a `ValueError` unless `arch` is one of `ARCHITECTURES` and builds networks for `modality`."
+    check_choice(arch, ARCHITECTURES, 'architecture')
     if modality not in ARCHITECTURES[arch]:
         fits = [a for a, mods in ARCHITECTURES.items() if modality in mods]
         raise ValueError(f"architecture {arch!r} is for {' and '.join(ARCHITECTURES[arch])} data, not {modality}; "
@@ -715,7 +719,8 @@ def _check_arch(arch: str, modality: str) -> str:
     return arch
 
 
-def _builder(arch: str) -> tuple:
+def arch_builder(arch: str,  # one of `ARCHITECTURES`
+                ) -> tuple:
     "(the function that builds architecture `arch`, the arguments `build_model` fills in itself)."
     if arch == 'mlp':
         return MLP, {'n_cont', 'cardinalities', 'n_out'}
@@ -733,8 +738,8 @@ def _builder(arch: str) -> tuple:
 def arch_options(arch: str,  # one of `ARCHITECTURES`
                 ) -> list:
     "The options architecture `arch` takes: keyword arguments of `build_model` and `learner_for`, and keys of a tuning space."
-    _check_choice(arch, ARCHITECTURES, 'architecture')
-    builder, fixed = _builder(arch)
+    check_choice(arch, ARCHITECTURES, 'architecture')
+    builder, fixed = arch_builder(arch)
     return [p for p in inspect.signature(builder).parameters if p not in fixed | {'self', 'name'}]
 
 
@@ -743,7 +748,7 @@ def _check_options(arch: str, options: dict):
     accepted = arch_options(arch)
     unknown = [k for k in options if k not in accepted]
     if unknown:
-        raise TypeError(f"architecture {arch!r} has no option {unknown[0]!r}{_suggest(unknown[0], accepted)}; "
+        raise TypeError(f"architecture {arch!r} has no option {unknown[0]!r}{did_you_mean(unknown[0], accepted)}; "
                         f"its options are: {', '.join(accepted)}")
 
 
@@ -766,7 +771,7 @@ def build_model(prepared: Prepared,  # the prepared data: sizes are read from it
                ) -> nn.Module:
     "A new, untrained `nn.Module` of architecture `arch` sized for the prepared data."
     modality = prepared.problem.modality
-    arch = _check_arch(arch or default_arch(prepared)[0], modality)
+    arch = check_arch(arch or default_arch(prepared)[0], modality)
     n_out = n_out or n_outputs(prepared)
     scale = target_scale(prepared)
     if scale is not None and options.get('y_range') is not None:
@@ -960,7 +965,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
     problem = prepared.problem
     _check_positive(lr, 'lr')
     default, default_why = default_arch(prepared)
-    arch = _check_arch(arch or default, problem.modality)
+    arch = check_arch(arch or default, problem.modality)
     wd_why = 'chosen' if wd is not None else (DEFAULT_WD[arch][1] if arch in DEFAULT_WD else 'default')
     wd = wd if wd is not None else DEFAULT_WD.get(arch, (0.01,))[0]
     _check_positive(wd, 'wd', allow_zero=True)
@@ -976,7 +981,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
     loss_func = loss_for(problem.task, loss_name, weights, label_smoothing, scale=scale)
     opt_func = optimizer_for(opt, mom)
     if init not in (None, 'auto'):
-        _check_choice(init, INITIALISERS, 'initialiser')
+        check_choice(init, INITIALISERS, 'initialiser')
     metric_names = problem.metrics if metrics is None else list(metrics)
     if seed is not None:
         set_seed(seed)

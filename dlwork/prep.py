@@ -27,11 +27,10 @@ from fastai.vision.augment import Resize, aug_transforms
 from fastai.vision.core import PILImage, PILImageBW
 from fasttransform import ItemTransform, Transform
 
-from .problem import (Problem, _atomic_write, _check_choice, _check_columns, _check_not_empty, _list_names,
-                            _markdown_table, _py, feature_relevance)
-from .recipe import (DATE_PARTS, RECIPE_VERSION, TextTokenizer, _clip_step, _dateparts_step, _impute_step, _scaled_series,
-                           _invalid_step, _minmax_step, _onehot_step, _zscore_step, image_pixels, read_image,
-                           regularize_series)
+from .core import atomic_write, check_choice, check_columns, check_not_empty, list_names, markdown_table, to_python
+from .problem import Problem, feature_relevance
+from .recipe import (DATE_PARTS, RECIPE_VERSION, TABULAR_STEPS, TextTokenizer, image_pixels, read_image,
+                           regularize_series, scaled_series)
 
 # %% auto #0
 __all__ = ['FILL_STRATEGIES', 'OUTLIER_METHODS', 'SPLIT_METHODS', 'LEAK_COLUMNS', 'AUGMENT_DEFAULTS', 'SCALE_METHODS',
@@ -45,7 +44,7 @@ __all__ = ['FILL_STRATEGIES', 'OUTLIER_METHODS', 'SPLIT_METHODS', 'LEAK_COLUMNS'
 # %% ../nbs/01_prep.ipynb #fb16ff75
 def _sorted_values(values) -> list:
     "Distinct non-missing values as plain Python, sorted (by text when types are mixed)."
-    vals = [_py(v) for v in pd.unique(pd.Series(values).dropna())]
+    vals = [to_python(v) for v in pd.unique(pd.Series(values).dropna())]
     try:
         return sorted(vals)
     except TypeError:
@@ -61,8 +60,8 @@ def _check_rules(rules) -> dict:
         if not isinstance(rule, dict) or not set(rule) <= {'min', 'max', 'values'}:
             raise ValueError(f"invalid-value rule for {col!r} must be (min, max) or a dict with 'min', 'max' and/or "
                              f"'values'; got {rule!r}")
-        out[col] = {'min': _py(rule.get('min')), 'max': _py(rule.get('max')),
-                    'values': [_py(v) for v in rule.get('values', [])]}
+        out[col] = {'min': to_python(rule.get('min')), 'max': to_python(rule.get('max')),
+                    'values': [to_python(v) for v in rule.get('values', [])]}
     return out
 
 
@@ -85,7 +84,7 @@ class DateParts(TabularProc):
         return {'name': 'dateparts', 'columns': self.columns}
 
     def encodes(self, to):
-        self.changed_ = _dateparts_step(to.items, self.state())
+        self.changed_ = TABULAR_STEPS['dateparts'](to.items, self.state())
 
 
 class Invalid(TabularProc):
@@ -104,7 +103,7 @@ class Invalid(TabularProc):
         return {'name': 'invalid', 'numeric': self.numeric, 'rules': self.rules, 'text': self.text}
 
     def encodes(self, to):
-        self.changed_ = _invalid_step(to.items, self.state())
+        self.changed_ = TABULAR_STEPS['invalid'](to.items, self.state())
 
 # %% ../nbs/01_prep.ipynb #9a1e5c6e
 class OneHot(TabularProc):
@@ -130,7 +129,7 @@ class OneHot(TabularProc):
         return [n for spec in self.state()['columns'].values() for n in [*spec['names'], spec['unknown']]]
 
     def encodes(self, to):
-        self.changed_ = _onehot_step(to.items, self.state())
+        self.changed_ = TABULAR_STEPS['onehot'](to.items, self.state())
         for name in self.names:
             if name not in to.cont_names:
                 to.cont_names.append(name)
@@ -150,7 +149,7 @@ class Impute(TabularProc):
                  indicator: bool = True,  # add a True/False `<column>_na` category where training had gaps
                  categorical: list = (),  # categorical columns: only counted; `Categorify` gives them the `#na#` category
                 ):
-        _check_choice(strategy, FILL_STRATEGIES, 'fill strategy')
+        check_choice(strategy, FILL_STRATEGIES, 'fill strategy')
         self.columns, self.strategy, self.value, self.indicator = list(columns), strategy, float(value), indicator
         self.categorical, self.fill_, self.indicators_, self.changed_ = list(categorical), {}, {}, {}
 
@@ -172,7 +171,7 @@ class Impute(TabularProc):
         return {'name': 'impute', 'fill': self.fill_, 'indicators': self.indicators_, 'count': self.categorical}
 
     def encodes(self, to):
-        self.changed_ = _impute_step(to.items, self.state())
+        self.changed_ = TABULAR_STEPS['impute'](to.items, self.state())
         for name in self.indicators_.values():
             if name not in to.cat_names:
                 to.cat_names.append(name)
@@ -187,7 +186,7 @@ def outlier_bounds(df: pd.DataFrame,  # rows to fit on: the training split
                    factor: float | None = None,  # 1.5 for 'iqr', 3 for 'zscore' by default
                   ) -> dict:  # {column: [low, high]}; columns with no spread are left out
     "Bounds outside which a value counts as an outlier, fitted on `df`."
-    _check_choice(method, OUTLIER_METHODS, 'outlier method')
+    check_choice(method, OUTLIER_METHODS, 'outlier method')
     factor = (1.5 if method == 'iqr' else 3.0) if factor is None else float(factor)
     bounds = {}
     for col in columns:
@@ -213,7 +212,7 @@ class Outliers(TabularProc):
                  method: str = 'iqr',  # 'iqr' or 'zscore'
                  factor: float | None = None,  # 1.5 (IQR) or 3 (z-score) by default
                 ):
-        _check_choice(method, OUTLIER_METHODS, 'outlier method')
+        check_choice(method, OUTLIER_METHODS, 'outlier method')
         self.columns, self.method, self.factor, self.bounds_, self.changed_ = list(columns), method, factor, {}, {}
 
     def setups(self, to):
@@ -224,7 +223,7 @@ class Outliers(TabularProc):
         return {'name': 'clip', 'bounds': self.bounds_}
 
     def encodes(self, to):
-        self.changed_ = _clip_step(to.items, self.state())
+        self.changed_ = TABULAR_STEPS['clip'](to.items, self.state())
 
 # %% ../nbs/01_prep.ipynb #ac7f112e
 class ZScore(Normalize):
@@ -244,7 +243,7 @@ class ZScore(Normalize):
         return self(to)
 
     def encodes(self, to: Tabular):
-        _zscore_step(to.items, self.state())
+        TABULAR_STEPS['zscore'](to.items, self.state())
         return to
 
     def decodes(self, to: Tabular):
@@ -276,7 +275,7 @@ class MinMax(TabularProc):
         return {'name': 'minmax', 'mins': self.mins_, 'maxs': self.maxs_}
 
     def encodes(self, to):
-        _minmax_step(to.items, self.state())
+        TABULAR_STEPS['minmax'](to.items, self.state())
 
     def decodes(self, to):
         for c in self.columns:
@@ -391,9 +390,9 @@ def split_rows(data: pd.DataFrame,  # the rows to split (target included)
                keys: np.ndarray | None = None,  # rows with the same key stay together (used for near-duplicates)
               ) -> Splits:
     "Split rows into train, valid and test; the test rows are chosen first. Stratified for classification by default."
-    _check_not_empty(data)
+    check_not_empty(data)
     method = method or _default_split(problem, groups)
-    _check_choice(method, SPLIT_METHODS, 'split method')
+    check_choice(method, SPLIT_METHODS, 'split method')
     if not (0 <= valid < 1 and 0 < test < 1 and valid + test < 1):
         raise ValueError(f"valid ({valid}) and test ({test}) must be fractions with valid + test < 1 and test > 0")
     n = len(data)
@@ -403,7 +402,7 @@ def split_rows(data: pd.DataFrame,  # the rows to split (target included)
         time = problem.time
         if time is None:
             raise ValueError("a time split needs the problem's `time` column (Problem.infer(..., time='column'))")
-        _check_columns(data, [time], 'time column')
+        check_columns(data, [time], 'time column')
         try:
             order = np.argsort(data[time].to_numpy(), kind='stable')
         except TypeError as e:
@@ -457,7 +456,7 @@ def given_splits(labels: pd.Series,  # 'train', 'valid' or 'test' for every row
     values = labels.astype(str).str.lower().to_numpy()
     bad = sorted(set(values) - {'train', 'valid', 'test'})
     if bad:
-        raise ValueError(f"split column {labels.name!r} must hold 'train', 'valid' or 'test'; found {_list_names(bad, 5)}")
+        raise ValueError(f"split column {labels.name!r} must hold 'train', 'valid' or 'test'; found {list_names(bad, 5)}")
     idx = [np.flatnonzero(values == k) for k in ('train', 'valid', 'test')]
     for k, i in zip(('train', 'valid', 'test'), idx):
         if len(i) == 0:
@@ -539,7 +538,7 @@ def check_splits(splits: Splits,  # the split to check
         if crossing:
             rows = [i for i in range(len(groups)) if groups[i] in crossing]
             found.append({'check': 'groups', 'rows': labels_of(rows),
-                          'message': f"{len(crossing)} groups cross splits: {_list_names(sorted(crossing, key=str), 5)}"})
+                          'message': f"{len(crossing)} groups cross splits: {list_names(sorted(crossing, key=str), 5)}"})
     if times is not None:
         t = pd.Series(times).reset_index(drop=True)
         last_train = t.iloc[splits.train].max()
@@ -552,7 +551,7 @@ def check_splits(splits: Splits,  # the split to check
     if fitted is not None and refitted is not None and fitted != refitted:
         diff = sorted(k for k in set(fitted) | set(refitted) if fitted.get(k) != refitted.get(k))
         found.append({'check': 'fitted on train', 'rows': [],
-                      'message': f"preprocessing state {_list_names(diff, 5)} differs from the same steps fitted on "
+                      'message': f"preprocessing state {list_names(diff, 5)} differs from the same steps fitted on "
                                  f"the training rows alone: statistics leaked from valid or test rows"})
     return pd.DataFrame(found, columns=['check', 'rows', 'message'])
 
@@ -628,7 +627,7 @@ def unlearnable_columns(train: pd.DataFrame,  # the training rows only
     keep = list(keep or [])
     for c in keep:
         if c not in problem.cat_names:
-            raise ValueError(f"cannot keep {c!r}: it is not a categorical feature; categorical: {_list_names(problem.cat_names)}")
+            raise ValueError(f"cannot keep {c!r}: it is not a categorical feature; categorical: {list_names(problem.cat_names)}")
     out = {}
     for c in problem.cat_names:
         values = train[c].dropna()
@@ -824,8 +823,8 @@ def augment_settings(modality: str,  # 'tabular', 'image', 'text' or 'sequence'
     if isinstance(augment, dict):
         unknown = set(augment) - set(settings)
         if unknown:
-            raise ValueError(f"unknown {modality} augmentation {_list_names(sorted(unknown))}; "
-                             f"known: {_list_names(list(settings))}")
+            raise ValueError(f"unknown {modality} augmentation {list_names(sorted(unknown))}; "
+                             f"known: {list_names(list(settings))}")
         settings.update(augment)
     elif augment is not True:
         raise TypeError(f"augment must be None, True, False or a dict of settings, not {type(augment).__name__}")
@@ -865,7 +864,7 @@ def _target_frame(df: pd.DataFrame, problem: Problem) -> pd.DataFrame:
 
 
 def _categorify_state(proc: Categorify) -> dict:
-    return {'name': 'categorify', 'vocab': {c: [_py(v) for v in m.items[1:]] for c, m in proc.classes.items()}}
+    return {'name': 'categorify', 'vocab': {c: [to_python(v) for v in m.items[1:]] for c, m in proc.classes.items()}}
 
 
 def _tabular_procs(problem: Problem, opts: dict) -> tuple:
@@ -1183,7 +1182,7 @@ class TabularLoaders(TabularDataLoaders):
         kwargs.pop('with_labels', None)  # tables take labels whenever the target column is there
         rows = _as_frame(test_items, 'a tabular test_dl').infer_objects()
         if self.problem is not None:
-            _check_columns(rows, _tabular_inputs(self.problem), 'feature column')
+            check_columns(rows, _tabular_inputs(self.problem), 'feature column')
             rows = _tabular_frame(rows, self.problem)
         return super().test_dl(rows, rm_type_tfms, process, inplace, **kwargs)
 
@@ -1211,7 +1210,7 @@ class TextLoaders(DataLoaders):
             rows = pd.DataFrame({self.text: [str(t) for t in test_items]})
         else:
             rows = _as_frame(test_items, 'a text test_dl')
-            _check_columns(rows, [self.text], 'text column')
+            check_columns(rows, [self.text], 'text column')
         rows = rows.reset_index(drop=True).astype({self.text: str})
         tokens = _tokenized(rows, self.text, TextTokenizer(self.mark_case))
         return super().test_dl(tokens, rm_type_tfms=0, with_labels=with_labels, **kwargs)
@@ -1239,8 +1238,8 @@ class SeriesLoaders(DataLoaders):
         if not isinstance(test_items, pd.DataFrame):
             return super().test_dl(test_items, rm_type_tfms=rm_type_tfms, with_labels=with_labels, **kwargs)
         s = self.recipe
-        _check_columns(test_items, [s['time'], *s['inputs']], 'column')
-        frame, values = _scaled_series(s, test_items)
+        check_columns(test_items, [s['time'], *s['inputs']], 'column')
+        frame, values = scaled_series(s, test_items)
         window, horizon = s['window'], s['horizon']
         if len(values) < window:
             raise ValueError(f"a forecast needs at least one window of history: {window} steps at frequency "
@@ -1292,7 +1291,7 @@ class Prepared:
                  '| step | what was done | why |', '| --- | --- | --- |']
         for s in self.steps:
             lines.append(f"| {s['step']} | {s['what']} | {s['why']} |")
-        lines += ['', '## Splits', '', _markdown_table(self.balance)]
+        lines += ['', '## Splits', '', markdown_table(self.balance)]
         return '\n'.join(lines) + '\n'
 
     def show_batch(self,
@@ -1311,11 +1310,11 @@ class Prepared:
             ) -> Path:
         "Write `recipe.json`, `summary.md`, `steps.json` and `splits.csv` (split of each row), each file whole or not at all."
         path = Path(path)
-        _atomic_write(path / 'recipe.json', json.dumps(self.recipe, indent=1, allow_nan=False))
-        _atomic_write(path / 'steps.json', json.dumps(self.steps, indent=1, default=str))
-        _atomic_write(path / 'summary.md', self.summary())
+        atomic_write(path / 'recipe.json', json.dumps(self.recipe, indent=1, allow_nan=False))
+        atomic_write(path / 'steps.json', json.dumps(self.steps, indent=1, default=str))
+        atomic_write(path / 'summary.md', self.summary())
         split = pd.Series(self.splits.labels(len(self.data)), index=self.data.index, name='split')
-        _atomic_write(path / 'splits.csv', split.to_csv())
+        atomic_write(path / 'splits.csv', split.to_csv())
         return path
 
     def _repr_markdown_(self):
@@ -1385,10 +1384,10 @@ def _scale_groups(problem: Problem, scale) -> dict:
         scale = {scale: conts}
     out = {}
     for method, cols in scale.items():
-        _check_choice(method, SCALE_METHODS, 'scaling')
+        check_choice(method, SCALE_METHODS, 'scaling')
         for c in cols:
             if c not in conts:
-                raise ValueError(f"cannot scale {c!r}: it is not a continuous feature; continuous: {_list_names(conts)}")
+                raise ValueError(f"cannot scale {c!r}: it is not a continuous feature; continuous: {list_names(conts)}")
         if method != 'none':
             out[method] = list(cols)
     return out
@@ -1404,7 +1403,7 @@ def _onehot_columns(df: pd.DataFrame, problem: Problem, onehot) -> list:
         for c in onehot:
             if c not in cats:
                 raise ValueError(f"cannot one-hot encode {c!r}: it is not a categorical feature; "
-                                 f"categorical: {_list_names(cats)}")
+                                 f"categorical: {list_names(cats)}")
         return list(onehot)
     return [c for c in cats if df[c].nunique() <= int(onehot)]
 
@@ -1447,10 +1446,10 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     "Clean, split, encode, scale and augment `data` for `problem`, check the splits for leaks, and build fastai DataLoaders."
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a dlwork Problem (see Problem.infer), not {type(problem).__name__}")
-    _check_choice(duplicates, ('drop', 'keep'), 'duplicates option')
-    _check_choice(bad_images, ('skip', 'raise'), 'bad_images option')
+    check_choice(duplicates, ('drop', 'keep'), 'duplicates option')
+    check_choice(bad_images, ('skip', 'raise'), 'bad_images option')
     if outliers is not None:
-        _check_choice(outliers, ('clip', 'drop'), 'outliers option')
+        check_choice(outliers, ('clip', 'drop'), 'outliers option')
     problem.validate(data)
     steps, df = [], data.copy()
     if drop:
@@ -1462,13 +1461,13 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
         df = df[~missing_target]
         _step(steps, 'missing target', f"dropped {int(missing_target.sum())} rows without a target",
               'a row without a label can neither train nor score a model', rows=int(missing_target.sum()),
-              row_labels=[_py(i) for i in missing_target[missing_target].index[:50]])
-    _check_not_empty(df, 'data with a target')
+              row_labels=[to_python(i) for i in missing_target[missing_target].index[:50]])
+    check_not_empty(df, 'data with a target')
     empty = [c for c in problem.features if df[c].isna().all()]
     if empty:
-        warnings.warn(f"dropping {len(empty)} columns with no values at all: {_list_names(empty)}")
+        warnings.warn(f"dropping {len(empty)} columns with no values at all: {list_names(empty)}")
         problem = _without_columns(problem, empty)
-        _step(steps, 'empty columns', f"dropped {_list_names(empty)}", 'every value is missing', columns=empty)
+        _step(steps, 'empty columns', f"dropped {list_names(empty)}", 'every value is missing', columns=empty)
     if isinstance(split, str) and split in problem.features:
         problem = _without_columns(problem, [split])
         _step(steps, 'split column', f"{split!r} holds the split labels: not used as a feature",
@@ -1497,7 +1496,7 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
             df, keys = df[~dup], keys[~dup]
             _step(steps, 'duplicates', f"dropped {int(dup.sum())} rows repeating an earlier row's features and target",
                   'copies add no information and could land in two splits', rows=int(dup.sum()),
-                  row_labels=[_py(i) for i in dup[dup].index[:50]])
+                  row_labels=[to_python(i) for i in dup[dup].index[:50]])
     if isinstance(split, str) and split in df.columns:
         splits = given_splits(df[split])
     else:
@@ -1527,7 +1526,7 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
         unused = [c for c in problem.features if c != built['state']['inputs'][0]]
         _step(steps, 'text', f"tokenised {built['state']['inputs'][0]!r} offline (words, punctuation, case marks); "
               f"vocabulary of {len(built['state']['vocab'])} tokens from the training texts (min_freq {min_freq})"
-              + (f"; not used: {_list_names(unused)}" if unused else ''),
+              + (f"; not used: {list_names(unused)}" if unused else ''),
               'fastai text models read token ids; the vocabulary must not see valid or test texts')
     if augment_cfg is not None:
         _step(steps, 'augmentation', f"training batches only: {augment_cfg}", _AUGMENT_WHY[problem.modality])
@@ -1555,8 +1554,8 @@ def _drop_asked(problem: Problem, drop: list, steps: list) -> Problem:
         if c in problem.targets:
             raise ValueError(f"cannot drop {c!r}: it is the target")
         if c not in problem.features:
-            raise ValueError(f"cannot drop {c!r}: it is not a feature; features: {_list_names(problem.features)}")
-    _step(steps, 'dropped columns', f"removed {_list_names(drop)} before anything was fitted", 'asked for (drop=...)',
+            raise ValueError(f"cannot drop {c!r}: it is not a feature; features: {list_names(problem.features)}")
+    _step(steps, 'dropped columns', f"removed {list_names(drop)} before anything was fitted", 'asked for (drop=...)',
           columns=drop)
     return _without_columns(problem, drop)
 
@@ -1625,7 +1624,7 @@ def _handle_leaks(leaks: pd.DataFrame, steps: list, allow: bool, refitted: bool)
         _step(steps, 'split integrity', f'no near-duplicate, group or time leak between splits; {fitted}',
               'a leak makes validation and test scores too optimistic')
         return
-    detail = '\n'.join(f"- {r.check}: {r.message}" + (f" (rows {_list_names([str(x) for x in r.rows], 10)})" if r.rows else '')
+    detail = '\n'.join(f"- {r.check}: {r.message}" + (f" (rows {list_names([str(x) for x in r.rows], 10)})" if r.rows else '')
                        for r in leaks.itertuples())
     if not allow:
         raise SplitLeakError(f"the splits leak information ({len(leaks)} problem{'s' if len(leaks) > 1 else ''}):\n{detail}\n"
@@ -1638,7 +1637,7 @@ def _handle_leaks(leaks: pd.DataFrame, steps: list, allow: bool, refitted: bool)
 def _drop_outliers(df: pd.DataFrame, splits: Splits, problem: Problem, opts: dict, steps: list) -> tuple:
     "Drop training rows with a value outside the outlier bounds fitted on the training rows; other splits keep theirs."
     train = df.iloc[splits.train].copy()
-    _invalid_step(train, Invalid(problem.cont_names, opts['invalid']).state())
+    TABULAR_STEPS['invalid'](train, Invalid(problem.cont_names, opts['invalid']).state())
     bounds = outlier_bounds(train, problem.cont_names, opts['outlier_method'], opts['outlier_factor'])
     out = pd.Series(False, index=train.index)
     for c, (low, high) in bounds.items():
@@ -1650,7 +1649,7 @@ def _drop_outliers(df: pd.DataFrame, splits: Splits, problem: Problem, opts: dic
                     splits.method, splits.seed)
     _step(steps, 'outliers', f"dropped {int(out.sum())} training rows outside {opts['outlier_method']} bounds "
           f"(valid and test rows are clipped instead)", 'extreme training rows can dominate the loss',
-          rows=int(out.sum()), row_labels=[_py(i) for i in out[out].index[:50]])
+          rows=int(out.sum()), row_labels=[to_python(i) for i in out[out].index[:50]])
     return df[keep], splits
 
 
@@ -1663,13 +1662,13 @@ def _tabular_steps(steps: list, built: dict, opts: dict, problem: Problem):
     fitted = built['fitted']
     unused = [c for c in problem.features if c not in state['inputs']] + problem.columns['id'] + problem.columns['ignored']
     if unused:
-        _step(steps, 'unused columns', f"not used by the tabular model: {_list_names(unused)} "
+        _step(steps, 'unused columns', f"not used by the tabular model: {list_names(unused)} "
               f"({', '.join(sorted({problem.kind_of(c) for c in unused}))})",
               'a tabular network reads numbers, categories and dates; identifiers only tell rows apart (an embedding of '
               'them could only memorise); text and images need their own model', columns=unused)
     if 'dateparts' in fitted:
         dates = fitted['dateparts']['columns']
-        _step(steps, 'dates', f"{_list_names(dates)} → {len(DATE_PARTS)} numeric parts each ({', '.join(DATE_PARTS)}); "
+        _step(steps, 'dates', f"{list_names(dates)} → {len(DATE_PARTS)} numeric parts each ({', '.join(DATE_PARTS)}); "
               f"unparsable: train+valid {_counts(ch['DateParts'])}, test {_counts(tch['DateParts'])}",
               'a network cannot read a date; its parts carry season, weekday and trend', columns=dates)
     _step(steps, 'invalid values', f"made missing: train+valid {_counts(ch['Invalid'])}; test {_counts(tch['Invalid'])}",
@@ -1677,7 +1676,7 @@ def _tabular_steps(steps: list, built: dict, opts: dict, problem: Problem):
           cells=ch['Invalid'], test_cells=tch['Invalid'])
     if 'onehot' in fitted:
         cols = list(fitted['onehot']['columns'])
-        _step(steps, 'one-hot', f"{_list_names(cols)} → {len([n for s in fitted['onehot']['columns'].values() for n in s['names']]) + len(cols)} "
+        _step(steps, 'one-hot', f"{list_names(cols)} → {len([n for s in fitted['onehot']['columns'].values() for n in s['names']]) + len(cols)} "
               f"0/1 columns (unseen or missing → `<column>_#na#`)", 'few categories: a 0/1 column each is simplest',
               columns=cols)
     if 'clip' in fitted:
@@ -1686,7 +1685,7 @@ def _tabular_steps(steps: list, built: dict, opts: dict, problem: Problem):
               bounds=fitted['clip']['bounds'])
     imp = fitted['impute']
     _step(steps, 'missing values', f"filled with the training {opts['fill']}: train+valid {_counts(ch['Impute'])}; "
-          f"test {_counts(tch['Impute'])}; indicator columns {_list_names(list(imp['indicators'].values())) or 'none'}"
+          f"test {_counts(tch['Impute'])}; indicator columns {list_names(list(imp['indicators'].values())) or 'none'}"
           f"; missing categories get the `#na#` category",
           'networks cannot take missing values; the indicator keeps the fact that a value was missing',
           cells=ch['Impute'], test_cells=tch['Impute'], fill=imp['fill'])
@@ -1698,7 +1697,7 @@ def _tabular_steps(steps: list, built: dict, opts: dict, problem: Problem):
     for name in ('zscore', 'minmax'):
         if name in fitted and (fitted[name].get('means') or fitted[name].get('mins')):
             cols = list(fitted[name].get('means') or fitted[name].get('mins'))
-            _step(steps, 'scaling', f"{name} on {_list_names(cols)} with training statistics",
+            _step(steps, 'scaling', f"{name} on {list_names(cols)} with training statistics",
                   'features on one scale train faster and more stably', columns=cols)
 
 
@@ -1710,7 +1709,7 @@ def _prepare_sequence(problem: Problem, df: pd.DataFrame, steps: list, opts: dic
           'windows need evenly spaced steps; repeated time stamps are averaged', n_steps=len(frame), filled=built['filled'])
     _step(steps, 'split', f"time split into windows {splits.sizes}: train, then valid, then test in time",
           _split_reason('time', problem, None), **splits.sizes)
-    _step(steps, 'windows', f"{state['window']} steps in, the next {state['horizon']} of {_list_names(state['targets'])} "
+    _step(steps, 'windows', f"{state['window']} steps in, the next {state['horizon']} of {list_names(state['targets'])} "
           f"out; series z-scored with training means {state['means']} and stds {state['stds']}",
           'a fixed-length history predicts the next steps', window=state['window'], horizon=state['horizon'])
     if opts['augment'] is not None:
@@ -1731,7 +1730,7 @@ def write_image_folder(data: pd.DataFrame,  # rows with an image column of array
                       ) -> Path:
     "Save array images as PNG files in a class-per-folder tree, the layout `load_images` reads."
     from PIL import Image
-    _check_columns(data, [image, label])
+    check_columns(data, [image, label])
     path = Path(path)
     for i, (arr, lab) in enumerate(zip(data[image], data[label])):
         folder = path / str(lab)

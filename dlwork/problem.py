@@ -7,21 +7,20 @@ from __future__ import annotations
 
 import base64
 import csv
-import difflib
 import html
 import importlib.resources
-import io
 import json
 import math
-import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .core import (atomic_write, check_choice, check_columns, check_not_empty, did_you_mean, figure_grid,
+                         figure_png, figure_style, html_page, list_names, markdown_table, to_python)
 
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'TASKS', 'MODALITIES', 'COLUMN_KINDS', 'METRICS', 'DEFAULT_METRICS', 'SEVERITIES',
@@ -36,58 +35,6 @@ __all__ = ['IMAGE_EXTENSIONS', 'TASKS', 'MODALITIES', 'COLUMN_KINDS', 'METRICS',
 def _data_dir() -> Path:
     "Folder of the example data shipped inside the package."
     return Path(str(importlib.resources.files('dlwork'))) / 'data'
-
-
-def _suggest(name, choices) -> str:
-    "' (did you mean ...?)' for the closest of `choices` to `name`, or ''."
-    choices = [str(c) for c in choices]
-    close = difflib.get_close_matches(str(name), choices, n=3, cutoff=0.6)
-    close += [c for c in choices if str(name).lower() in c.lower() and c not in close][:3 - len(close)]
-    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ''
-
-
-def _list_names(names, limit=20) -> str:
-    names = [str(n) for n in names]
-    more = f", … ({len(names) - limit} more)" if len(names) > limit else ''
-    return ', '.join(names[:limit]) + more
-
-
-def _check_columns(df: pd.DataFrame, columns, role='column'):
-    "Raise a `ValueError` naming the first of `columns` that `df` lacks, with close names and the columns it has."
-    for col in columns:
-        if col not in df.columns:
-            raise ValueError(f"{role} {col!r} is not in the data{_suggest(col, df.columns)}; "
-                             f"the data has {len(df.columns)} columns: {_list_names(df.columns)}")
-
-
-def _atomic_write(path: Path, data: str | bytes):
-    "Write `data` to `path` through a temporary file and a rename, so that `path` is never left half-written."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data.encode('utf-8') if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())  # on disk before the rename: a crash cannot leave an empty file behind the new name
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _check_not_empty(df: pd.DataFrame, what='data'):
-    "Raise a `ValueError` when `df` has no rows or no columns."
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame, not {type(df).__name__}")
-    if df.shape[1] == 0:
-        raise ValueError(f"{what} is empty: it has no columns")
-    if df.shape[0] == 0:
-        raise ValueError(f"{what} is empty: it has no rows (columns: {_list_names(df.columns)})")
 
 # %% ../nbs/00_problem.ipynb #73356b75
 def _read_sentiment() -> pd.DataFrame:
@@ -187,7 +134,7 @@ def load_example(name: str,  # one of `list_examples().index`, e.g. 'penguins', 
                 ) -> Example:
     "Load a built-in real data set, offline."
     if name not in _EXAMPLES:
-        raise ValueError(f"there is no example called {name!r}{_suggest(name, _EXAMPLES)}; "
+        raise ValueError(f"there is no example called {name!r}{did_you_mean(name, _EXAMPLES)}; "
                          f"the examples are: {', '.join(_EXAMPLES)}")
     spec = _EXAMPLES[name]
     return Example(name=name, data=spec['read'](), target=spec['target'], modality=spec['modality'],
@@ -226,7 +173,7 @@ def load_table(source,  # a DataFrame, or the path of a .csv, .tsv, .parquet, .j
             raise ValueError(f"'{path}' is empty: it holds no {kind} data") from None
         except Exception as e:
             raise ValueError(f"could not read '{path}' as {kind}: {type(e).__name__}: {e}") from e
-    _check_not_empty(df, f"'{source}'" if not isinstance(source, pd.DataFrame) else 'the data frame')
+    check_not_empty(df, f"'{source}'" if not isinstance(source, pd.DataFrame) else 'the data frame')
     return df
 
 # %% ../nbs/00_problem.ipynb #fda71b3b
@@ -274,9 +221,9 @@ def load_text(source,  # a DataFrame or the path of a table (see `load_table`)
              ) -> pd.DataFrame:
     "Load a table whose `text` column holds free text, checking that the column exists and holds strings."
     df = load_table(source, **kwargs)
-    _check_columns(df, [text], 'text column')
+    check_columns(df, [text], 'text column')
     if label is not None:
-        _check_columns(df, [label], 'label column')
+        check_columns(df, [label], 'label column')
     values = df[text].dropna()
     if len(values) == 0:
         raise ValueError(f"text column {text!r} has no values: all {len(df)} rows are missing")
@@ -294,7 +241,7 @@ def load_sequence(source,  # a DataFrame or the path of a table (see `load_table
                  ) -> pd.DataFrame:
     "Load time-indexed rows: parse the `time` column, and sort by it (within each `series`)."
     df = load_table(source, **kwargs)
-    _check_columns(df, [time] + ([series] if series else []))
+    check_columns(df, [time] + ([series] if series else []))
     t = df[time]
     if t.isna().any():
         raise ValueError(f"time column {time!r} has {int(t.isna().sum())} missing values, e.g. in row {t.index[t.isna()][0]!r}; "
@@ -551,13 +498,8 @@ def infer_column_kind(s: pd.Series,  # one column of the data
     return 'categorical', f'mixed values, {_nunique(values)} distinct'
 
 # %% ../nbs/00_problem.ipynb #f724d23f
-def _py(v):
-    "A plain Python value for JSON: numpy scalars become int/float/bool/str."
-    return v.item() if isinstance(v, np.generic) else v
-
-
 def _sorted_classes(values) -> list:
-    values = [_py(v) for v in values]
+    values = [to_python(v) for v in values]
     try:
         return sorted(values)
     except TypeError:
@@ -575,9 +517,9 @@ def infer_task(y,  # the target: a column, or a frame of several 0/1 columns (mu
               ) -> tuple:  # (task, classes, reason): task from `TASKS`, classes a list or None, reason in a few words
     "Infer the task from the target's values, and say why."
     if isinstance(y, pd.DataFrame):
-        binary = [c for c in y.columns if set(_py(v) for v in y[c].dropna().unique()) <= {0, 1, True, False}]
+        binary = [c for c in y.columns if set(to_python(v) for v in y[c].dropna().unique()) <= {0, 1, True, False}]
         if len(binary) == y.shape[1]:
-            return 'multilabel', [_py(c) for c in y.columns], f'{y.shape[1]} columns of 0/1 values, one per label'
+            return 'multilabel', [to_python(c) for c in y.columns], f'{y.shape[1]} columns of 0/1 values, one per label'
         if all(pd.api.types.is_numeric_dtype(y[c]) for c in y.columns):
             return 'regression', None, f'{y.shape[1]} numeric target columns'
         raise ValueError(f"several target columns must all be 0/1 (multi-label) or all numeric (regression); "
@@ -595,7 +537,7 @@ def infer_task(y,  # the target: a column, or a frame of several 0/1 columns (mu
     if pd.api.types.is_bool_dtype(y):
         return 'binary', [False, True], 'true/false values'
     if isinstance(y.dtype, pd.CategoricalDtype):
-        classes = [_py(c) for c in y.cat.categories if c in set(values)]
+        classes = [to_python(c) for c in y.cat.categories if c in set(values)]
         reason = f'pandas categories, {len(classes)} classes'
     elif pd.api.types.is_numeric_dtype(y):
         distinct = int(values.nunique())
@@ -620,11 +562,6 @@ _OVERRIDES = {'continuous': 'continuous', 'categorical': 'categorical', 'text': 
 _BY_YOU = 'set by you'
 
 
-def _check_choice(value, choices, what):
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}{_suggest(value, choices)}; choose one of: {', '.join(choices)}")
-
-
 def _check_metrics(metrics, task) -> list:
     valid = [m for m, spec in METRICS.items() if task in spec.tasks]
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
@@ -632,7 +569,7 @@ def _check_metrics(metrics, task) -> list:
         raise ValueError(f"give at least one metric; for {task} they are: {', '.join(valid)}")
     for m in metrics:
         if m not in METRICS:
-            raise ValueError(f"unknown metric {m!r}{_suggest(m, METRICS)}; for {task} choose from: {', '.join(valid)}")
+            raise ValueError(f"unknown metric {m!r}{did_you_mean(m, METRICS)}; for {task} choose from: {', '.join(valid)}")
         if task not in METRICS[m].tasks:
             raise ValueError(f"metric {m!r} does not fit a {task} task; for {task} choose from: {', '.join(valid)}")
     return metrics
@@ -683,16 +620,16 @@ class Problem:
                  dtypes: dict | None = None,  # column name → pandas dtype, as seen at inference
                  reasons: dict | None = None,  # why each decision was taken: 'task', 'modality', 'metrics', and 'columns' (by name)
                 ):
-        _check_choice(task, TASKS, 'task')
-        _check_choice(modality, MODALITIES, 'modality')
+        check_choice(task, TASKS, 'task')
+        check_choice(modality, MODALITIES, 'modality')
         columns = columns or {}
         for kind in columns:
-            _check_choice(kind, COLUMN_KINDS, 'column kind')
+            check_choice(kind, COLUMN_KINDS, 'column kind')
         if task in _CLASSIFICATION and not classes:
             raise ValueError(f"a {task} problem needs its `classes`")
         self.target, self.task, self.modality = target, task, modality
         self.columns = {kind: list(columns.get(kind, [])) for kind in COLUMN_KINDS}
-        self.classes = [_py(c) for c in classes] if task in _CLASSIFICATION else None
+        self.classes = [to_python(c) for c in classes] if task in _CLASSIFICATION else None
         self.metrics = _check_metrics(metrics if metrics is not None else DEFAULT_METRICS[task], task)
         self.time, self.label_delim, self.n_rows = time, label_delim, n_rows
         self.dtypes = dict(dtypes or {})
@@ -751,11 +688,11 @@ class Problem:
                  with_target: bool = True,  # must the target column(s) be there too?
                 ) -> pd.DataFrame:
         "Check that `df` has this problem's columns (the target too if `with_target`); return it."
-        _check_not_empty(df)
+        check_not_empty(df)
         needed = self.features + ([self.time] if self.time and self.time not in self.features else [])
-        _check_columns(df, needed, 'feature column')
+        check_columns(df, needed, 'feature column')
         if with_target:
-            _check_columns(df, self.targets, 'target column')
+            check_columns(df, self.targets, 'target column')
         return df
 
     @classmethod
@@ -777,13 +714,13 @@ class Problem:
               label_delim: str | None = None,  # separator of several labels in one text value (multi-label)
              ) -> Problem:
         "Infer the problem from `data` and its `target`; every argument you give overrides the inference."
-        _check_not_empty(data)
+        check_not_empty(data)
         targets = list(target) if isinstance(target, (list, tuple)) else [target]
-        _check_columns(data, targets, 'target column')
+        check_columns(data, targets, 'target column')
         y = data[targets[0]] if len(targets) == 1 else data[targets]
         inferred, classes, task_reason = infer_task(y, max_classes, label_delim)
         if task is not None:
-            _check_choice(task, TASKS, 'task')
+            check_choice(task, TASKS, 'task')
             classes = _task_override(y, task, inferred, classes, max_classes)
             task_reason = _BY_YOU
         else:
@@ -822,7 +759,7 @@ class Problem:
         "The problem as JSON text; also written (atomically) to `path` when given."
         text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         if path is not None:
-            _atomic_write(Path(path), text)
+            atomic_write(Path(path), text)
         return text
 
     @classmethod
@@ -871,7 +808,7 @@ def _column_kinds(data, targets, overrides, time, max_card) -> tuple:
     chosen = {}
     for arg, names in overrides.items():
         names = [names] if isinstance(names, str) else list(names or [])
-        _check_columns(data, names, f'column in `{arg}`')
+        check_columns(data, names, f'column in `{arg}`')
         for col in names:
             if col in targets:
                 raise ValueError(f"{col!r} is the target; it cannot also be in `{arg}`")
@@ -880,7 +817,7 @@ def _column_kinds(data, targets, overrides, time, max_card) -> tuple:
             chosen[col] = arg
             kinds[col], reasons[col] = _OVERRIDES[arg], _BY_YOU
     if time is not None:
-        _check_columns(data, [time], 'time column')
+        check_columns(data, [time], 'time column')
         if time in targets:
             raise ValueError(f"{time!r} is the target; the time column must be another column")
         t = data[time]
@@ -896,7 +833,7 @@ def _column_kinds(data, targets, overrides, time, max_card) -> tuple:
 def _infer_modality(data, task, columns, modality, time) -> tuple:
     "(modality, time column, reason), honouring a modality or time the user chose."
     if modality is not None:
-        _check_choice(modality, MODALITIES, 'modality')
+        check_choice(modality, MODALITIES, 'modality')
     if modality == 'image' and not columns['image']:
         raise ValueError("modality 'image' needs a column of images (file paths or arrays); "
                          "load a folder of images with `load_images`")
@@ -924,31 +861,6 @@ def _infer_modality(data, task, columns, modality, time) -> tuple:
     return 'tabular', None, 'no image column, no time index, no dominant text column'
 
 # %% ../nbs/00_problem.ipynb #17e233da
-def _style():
-    "The look of dlwork's figures (seaborn's whitegrid), as a context manager."
-    import seaborn as sns
-    return sns.axes_style('whitegrid')
-
-
-def _figure(n: int, ncols: int = 4, width: float = 3.6, height: float = 2.8):
-    "A `Figure` with `n` axes on a grid of `ncols` columns; returns (figure, list of axes)."
-    from matplotlib.figure import Figure
-    ncols = max(1, min(ncols, n))
-    nrows = max(1, math.ceil(n / ncols))
-    fig = Figure(figsize=(width * ncols, height * nrows), layout='constrained')
-    axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
-    for ax in axes[n:]:
-        fig.delaxes(ax)
-    return fig, axes[:n]
-
-
-def _png(fig, dpi: int = 90) -> bytes:
-    "A figure as PNG bytes."
-    buf = io.BytesIO()
-    fig.savefig(buf, format='png', dpi=dpi)
-    return buf.getvalue()
-
-
 def _short(v, n: int = 30) -> str:
     v = str(v)
     return v if len(v) <= n else v[:n - 1] + '…'
@@ -975,7 +887,7 @@ def summarize(df: pd.DataFrame,  # the data
               problem: Problem | None = None,  # gives each column's kind; inferred per column when missing
              ) -> pd.DataFrame:  # one row per column: kind, dtype, missing, distinct, min, max, mean, std, top values
     "One row per column: its kind, type, missing values, distinct values, range and most frequent values."
-    _check_not_empty(df)
+    check_not_empty(df)
     rows = {}
     for col in df.columns:
         s = df[col]
@@ -984,7 +896,7 @@ def summarize(df: pd.DataFrame,  # the data
         row = dict(kind=problem.kind_of(col) if problem else infer_column_kind(s)[0], dtype=str(s.dtype),
                    missing=missing, missing_pct=round(100 * missing / len(s), 1), distinct=_nunique(s))
         if len(values) and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            row.update(min=_py(values.min()), max=_py(values.max()), mean=round(float(values.mean()), 4),
+            row.update(min=to_python(values.min()), max=to_python(values.max()), mean=round(float(values.mean()), 4),
                        std=round(float(values.std()), 4) if len(values) > 1 else np.nan)
         elif len(values) and pd.api.types.is_datetime64_any_dtype(s):
             row.update(min=str(values.min()), max=str(values.max()))
@@ -1036,8 +948,8 @@ def plot_target(df: pd.DataFrame,  # the data, target included
     "A bar chart of the classes (or labels), or a histogram of a numeric target; returns the `Figure`."
     import seaborn as sns
     summary = target_summary(df, problem)
-    with _style():
-        fig, (ax,) = _figure(1, width=6, height=max(2.5, min(8, 0.35 * len(summary))) if problem.is_classification else 3.2)
+    with figure_style():
+        fig, (ax,) = figure_grid(1, width=6, height=max(2.5, min(8, 0.35 * len(summary))) if problem.is_classification else 3.2)
         if problem.is_classification:
             sns.barplot(x=summary['count'].to_numpy(), y=[str(c) for c in summary.index], ax=ax, orient='h', color='C0')
             for i, (n, share) in enumerate(zip(summary['count'], summary['share'])):
@@ -1076,7 +988,7 @@ def _plot_distribution(ax, s: pd.Series, kind: str, max_levels: int = 12):
 
 def _feature_columns(df: pd.DataFrame, problem: Problem, columns=None, kinds=_PLOTTED_KINDS) -> list:
     if columns is not None:
-        _check_columns(df, columns)
+        check_columns(df, columns)
         return list(columns)
     return [c for c in df.columns if problem.kind_of(c) in kinds]
 
@@ -1090,8 +1002,8 @@ def plot_features(df: pd.DataFrame,  # the data
     cols = _feature_columns(df, problem, columns)[:max_columns]
     if not cols:
         raise ValueError('there are no continuous, categorical, date or text features to plot')
-    with _style():
-        fig, axes = _figure(len(cols))
+    with figure_style():
+        fig, axes = figure_grid(len(cols))
         for ax, col in zip(axes, cols):
             _plot_distribution(ax, df[col], problem.kind_of(col))
     return fig
@@ -1148,8 +1060,8 @@ def plot_feature_target(df: pd.DataFrame,  # the data, target included
     cols = _feature_columns(df, problem, columns)[:max_columns]
     if not cols:
         raise ValueError('there are no continuous, categorical, date or text features to plot against the target')
-    with _style():
-        fig, axes = _figure(len(cols), ncols=3, width=4.4, height=3)
+    with figure_style():
+        fig, axes = figure_grid(len(cols), ncols=3, width=4.4, height=3)
         for ax, col in zip(axes, cols):
             _plot_against_target(ax, df, col, problem)
     return fig
@@ -1160,7 +1072,7 @@ def correlations(df: pd.DataFrame,  # the data
                  method: str = 'pearson',  # 'pearson', 'spearman' or 'kendall'
                 ) -> pd.DataFrame:  # a square matrix of correlations
     "Correlations between the continuous features, and with the target when it is numeric or binary."
-    _check_choice(method, ('pearson', 'spearman', 'kendall'), 'correlation method')
+    check_choice(method, ('pearson', 'spearman', 'kendall'), 'correlation method')
     cols = [c for c in problem.cont_names if c in df.columns]
     data = df[cols].apply(_as_number)
     if problem.task == 'regression' and len(problem.targets) == 1:
@@ -1178,8 +1090,8 @@ def plot_correlations(corr: pd.DataFrame,  # from `correlations`
     if n < 2:
         raise ValueError('a correlation heat map needs at least two numeric columns')
     size = min(14, 1.6 + 0.55 * n)
-    with _style():
-        fig, (ax,) = _figure(1, width=size + 1.5, height=size)
+    with figure_style():
+        fig, (ax,) = figure_grid(1, width=size + 1.5, height=size)
         mask = np.triu(np.ones_like(corr, dtype=bool), k=1)
         sns.heatmap(corr, mask=mask, vmin=-1, vmax=1, center=0, cmap='vlag', annot=n <= 12, fmt='.2f',
                     annot_kws={'size': 8}, square=True, ax=ax, cbar_kws={'shrink': 0.7})
@@ -1494,7 +1406,7 @@ def distribution_shift(df: pd.DataFrame,  # the reference rows, e.g. the trainin
                       ) -> pd.DataFrame:  # per column: test, statistic, p-value, effect, shifted; last row: the classifier's AUC
     "Do two frames look like draws from the same distribution? Per-column tests, and a classifier that tries to tell them apart."
     from scipy.stats import chi2_contingency, ks_2samp
-    _check_not_empty(other, 'the other frame')
+    check_not_empty(other, 'the other frame')
     cols = [c for c in df.columns if c in other.columns and problem.kind_of(c) in ('continuous', 'categorical', 'datetime', 'target')]
     rows = []
     for col in cols:
@@ -1548,7 +1460,7 @@ def _check_shift(df, other, problem, tables) -> list:
     out = []
     missing = [c for c in df.columns if c not in other.columns and c not in problem.targets]
     if missing:
-        out.append(_finding('missing_columns', 'high', f"the other frame lacks {len(missing)} columns: {_list_names(missing, 8)}",
+        out.append(_finding('missing_columns', 'high', f"the other frame lacks {len(missing)} columns: {list_names(missing, 8)}",
                             'a model trained on this data cannot score those rows; find the columns or retrain without them', missing))
     shift = _cached(tables, 'shift', lambda: distribution_shift(df, other, problem))
     for col, r in shift[shift['shifted']].iterrows():
@@ -1630,7 +1542,7 @@ def plot_images(df: pd.DataFrame,  # the data: an image column and the target
     "A grid of example images, one row per class; returns the `Figure`."
     col = problem.columns['image'][0]
     classes = (problem.classes or [None])[:max_classes]
-    fig, axes = _figure(len(classes) * per_class, ncols=per_class, width=1.1, height=1.2)
+    fig, axes = figure_grid(len(classes) * per_class, ncols=per_class, width=1.1, height=1.2)
     for i, cls in enumerate(classes):
         rows = df if cls is None else df[df[problem.target] == cls]
         for j in range(per_class):
@@ -1669,7 +1581,7 @@ def plot_class_means(df: pd.DataFrame,  # the data: an image column and the targ
         if len({a.shape for a in arrays}) > 1:
             arrays = [np.asarray(Image.fromarray(a).resize((size, size))) for a in arrays]
         means.append(np.mean(arrays, axis=0) if arrays else np.zeros((size, size)))
-    fig, axes = _figure(len(classes), ncols=min(10, len(classes)), width=1.3, height=1.45)
+    fig, axes = figure_grid(len(classes), ncols=min(10, len(classes)), width=1.3, height=1.45)
     for ax, cls, mean in zip(axes, classes, means):
         ax.imshow(mean, cmap='gray_r')
         ax.set_axis_off()
@@ -1729,8 +1641,8 @@ def plot_text_lengths(df: pd.DataFrame,  # the data: a text column and the targe
     import seaborn as sns
     col = problem.columns['text'][0]
     words = df[col].fillna('').astype(str).str.split().str.len().rename('words per text')
-    with _style():
-        fig, (ax,) = _figure(1, width=6, height=3.2)
+    with figure_style():
+        fig, (ax,) = figure_grid(1, width=6, height=3.2)
         hue = df[problem.target].astype(str) if problem.task in ('binary', 'multiclass') else None
         sns.histplot(x=words, hue=hue, ax=ax, discrete=True, element='step')
         ax.set_title(f'length of {col!r}')
@@ -1760,8 +1672,8 @@ def plot_series(df: pd.DataFrame,  # the data, with the problem's time column
     data = df[[problem.time, problem.target]].dropna().sort_values(problem.time)
     t = data[problem.time]
     seasonal = pd.api.types.is_datetime64_any_dtype(t) and (t.max() - t.min()).days >= 730
-    with _style():
-        fig, axes = _figure(2 if seasonal else 1, ncols=2, width=6.2, height=3.4)
+    with figure_style():
+        fig, axes = figure_grid(2 if seasonal else 1, ncols=2, width=6.2, height=3.4)
         axes[0].plot(t, data[problem.target], lw=0.6)
         axes[0].set(title=f'{problem.target} over time', xlabel=problem.time, ylabel=problem.target)
         if seasonal:
@@ -1804,14 +1716,14 @@ class EDA:
         path.mkdir(parents=True, exist_ok=True)
         pngs = {}
         for name, fig in self.figures.items():
-            pngs[name] = _png(fig, dpi)
-            _atomic_write(path / f'{name}.png', pngs[name])
+            pngs[name] = figure_png(fig, dpi)
+            atomic_write(path / f'{name}.png', pngs[name])
         for name, table in self.tables.items():
-            _atomic_write(path / f'{name}.csv', table.to_csv())
-        _atomic_write(path / 'findings.csv', self.findings.to_csv(index=False))
+            atomic_write(path / f'{name}.csv', table.to_csv())
+        atomic_write(path / 'findings.csv', self.findings.to_csv(index=False))
         self.problem.to_json(path / 'problem.json')
-        _atomic_write(path / 'report.md', self._markdown())
-        _atomic_write(path / 'report.html', self._html(pngs))
+        atomic_write(path / 'report.md', self._markdown())
+        atomic_write(path / 'report.html', self._html(pngs))
         return path
 
     def _sections(self):
@@ -1830,7 +1742,7 @@ class EDA:
             lines += [f'## {heading}', '', text, '']
             if table is not None:
                 frame = self.findings if table == 'findings' else self.tables[table]
-                lines += [_markdown_table(frame, index=table != 'findings'), '']
+                lines += [markdown_table(frame, index=table != 'findings'), '']
             if figure is not None:
                 lines += [f'![{figure}]({figure}.png)', '']
         return '\n'.join(lines)
@@ -1847,7 +1759,7 @@ class EDA:
             if figure is not None:
                 data = base64.b64encode(pngs[figure]).decode('ascii')
                 body.append(f'<img alt="{figure}" src="data:image/png;base64,{data}">')
-        return _HTML_PAGE.format(title=html.escape(self.title), body='\n'.join(body))
+        return html_page(self.title, body)
 
 
 _REPORT_PARTS = [
@@ -1867,36 +1779,6 @@ _REPORT_PARTS = [
      'that tries to tell the frames apart.'),
 ]
 
-_HTML_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; padding: 0 1em; }}
-table {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }}
-th, td {{ padding: 0.25em 0.6em; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }}
-pre {{ background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }}
-img {{ max-width: 100%; }}
-</style></head>
-<body>
-{body}
-</body></html>
-"""
-
-
-def _markdown_table(df: pd.DataFrame, max_rows: int = 200, index: bool = True) -> str:
-    "A GitHub-flavoured Markdown table of `df`."
-    def cell(v):
-        if isinstance(v, float):
-            return '' if np.isnan(v) else f'{v:.4g}'
-        return '' if v is None or v is pd.NA else str(v).replace('|', '\\|').replace('\n', ' ')
-    frame = df.head(max_rows)
-    header = ([str(frame.index.name or '')] if index else []) + [str(c) for c in frame.columns]
-    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    for idx, row in frame.iterrows():
-        lines.append('| ' + ' | '.join(([cell(idx)] if index else []) + [cell(v) for v in row]) + ' |')
-    if len(df) > max_rows:
-        lines.append(f'\n({len(df) - max_rows} more rows in the CSV file)')
-    return '\n'.join(lines)
-
 # %% ../nbs/00_problem.ipynb #4bff6fe9
 def explore(data: pd.DataFrame,  # the data, target included
             problem: Problem | str,  # the problem, or just the target's name (the problem is then inferred)
@@ -1904,7 +1786,7 @@ def explore(data: pd.DataFrame,  # the data, target included
             max_columns: int = 24,  # plot at most this many features
            ) -> EDA:
     "Explore the data for this problem: summary, target, features, correlations, relations to the target, modality-specific views and data-quality findings."
-    _check_not_empty(data)
+    check_not_empty(data)
     if not isinstance(problem, Problem):
         problem = Problem.infer(data, problem)
     problem.validate(data)
@@ -1943,10 +1825,10 @@ def column_report(df: pd.DataFrame,  # the data, target included
                   column: str,  # the column to look at
                  ) -> tuple:  # (one-row summary DataFrame, Figure with its distribution and its relation to the target)
     "One column close up: its summary row, its distribution, and how it relates to the target."
-    _check_columns(df, [column])
+    check_columns(df, [column])
     kind = problem.kind_of(column)
-    with _style():
-        fig, (left, right) = _figure(2, ncols=2, width=4.8, height=3.4)
+    with figure_style():
+        fig, (left, right) = figure_grid(2, ncols=2, width=4.8, height=3.4)
         shown_as = ('categorical' if problem.is_classification else 'continuous') if kind == 'target' else kind
         if shown_as in _PLOTTED_KINDS:
             _plot_distribution(left, df[column], shown_as)
@@ -1973,7 +1855,7 @@ def explorer(df: pd.DataFrame,  # the data, target included
         summary, fig = column_report(df, problem, picker.value)
         out.outputs = ()
         out.append_display_data(summary)
-        out.append_display_data(Image(data=_png(fig), format='png'))
+        out.append_display_data(Image(data=figure_png(fig), format='png'))
 
     picker.observe(show, names='value')
     show()

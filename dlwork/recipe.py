@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .problem import _atomic_write, _check_columns, _list_names
+from .core import atomic_write, check_columns, list_names
 
 # %% auto #0
 __all__ = ['RECIPE_VERSION', 'BOS', 'UNK', 'PAD', 'UP', 'MAJ', 'DATE_PARTS', 'TABULAR_STEPS', 'TextTokenizer', 'read_image',
-           'image_pixels', 'regularize_series', 'pad_tokens', 'Recipe']
+           'image_pixels', 'regularize_series', 'pad_tokens', 'Recipe', 'scaled_series', 'sequence_windows']
 
 # %% ../nbs/91_recipe.ipynb #359249d2
 RECIPE_VERSION = 1
@@ -106,7 +106,7 @@ def regularize_series(df: pd.DataFrame,  # raw rows: a time column and the serie
                       freq: str | float | None = None,  # pandas frequency ('D', 'h', …), a numeric step for numeric time, or None to keep the steps
                      ) -> tuple:  # (frame indexed by time, {column: values filled by interpolation})
     "Order rows by time, average repeated time stamps, put them on a regular grid of step `freq` and fill gaps by interpolation."
-    _check_columns(df, [time, *columns])
+    check_columns(df, [time, *columns])
     s = df[[time, *columns]].copy()
     for c in columns:
         s[c] = pd.to_numeric(s[c], errors='coerce').astype('float64')
@@ -293,7 +293,7 @@ class Recipe:
                 path: str | Path,  # file to write; written whole or not at all
                ) -> Path:
         "Save the recipe as JSON."
-        _atomic_write(Path(path), json.dumps(self.state, indent=1, allow_nan=False))
+        atomic_write(Path(path), json.dumps(self.state, indent=1, allow_nan=False))
         return Path(path)
 
     @classmethod
@@ -315,15 +315,15 @@ class Recipe:
         "Encode the target of raw rows the way training did."
         s = self.state
         if self.modality == 'sequence':
-            return _sequence_windows(s, rows)[1]
-        _check_columns(rows, s['targets'], 'target column')
+            return sequence_windows(s, rows)[1]
+        check_columns(rows, s['targets'], 'target column')
         if s['task'] in ('binary', 'multiclass'):
             y = rows[s['targets'][0]]
             codes = pd.Categorical(y, categories=s['classes']).codes
             if (codes < 0).any():
                 bad = sorted({str(v) for v in y[codes < 0]})
-                raise ValueError(f"target {s['targets'][0]!r} has values the model does not know: {_list_names(bad)}; "
-                                 f"classes are {_list_names(s['classes'])}")
+                raise ValueError(f"target {s['targets'][0]!r} has values the model does not know: {list_names(bad)}; "
+                                 f"classes are {list_names(s['classes'])}")
             return codes.astype(np.int64)
         return rows[s['targets']].to_numpy(dtype=np.float32)
 
@@ -342,7 +342,7 @@ def _rows(rows, column) -> pd.DataFrame:
 
 def _tabular_inputs(s: dict, rows) -> tuple:
     df = _rows(rows, s['inputs'][0] if s['inputs'] else 'x')
-    _check_columns(df, s['inputs'], 'column')
+    check_columns(df, s['inputs'], 'column')
     work = df[s['inputs']].reset_index(drop=True).copy()
     for step in s['steps']:
         TABULAR_STEPS[step['name']](work, step)
@@ -353,7 +353,7 @@ def _tabular_inputs(s: dict, rows) -> tuple:
 
 def _image_inputs(s: dict, rows) -> tuple:
     df = _rows(rows, s['inputs'][0])
-    _check_columns(df, s['inputs'], 'image column')
+    check_columns(df, s['inputs'], 'image column')
     pixels = np.stack([image_pixels(v, tuple(s['size']), s['mode']) for v in df[s['inputs'][0]]])
     mean = np.asarray(s['mean'], np.float32)[None, :, None, None]
     std = np.asarray(s['std'], np.float32)[None, :, None, None]
@@ -368,20 +368,24 @@ def _token_ids(s: dict, texts) -> list:
 
 def _text_inputs(s: dict, rows) -> tuple:
     df = _rows(rows, s['inputs'][0])
-    _check_columns(df, s['inputs'], 'text column')
+    check_columns(df, s['inputs'], 'text column')
     ids = _token_ids(s, df[s['inputs'][0]].astype(str))
     return (pad_tokens(ids, s['vocab'].index(PAD), s['seq_len']),)
 
 
-def _scaled_series(s: dict, rows: pd.DataFrame) -> tuple:
+def scaled_series(s: dict,  # the sequence part of a recipe (`Recipe.state['sequence']`)
+                  rows: pd.DataFrame,  # raw rows with the time column and the input columns
+                 ) -> tuple:  # (regularised frame, float32 array of scaled inputs)
     "The series of `rows` on its regular grid, z-scored with the training statistics: (frame, float32 values)."
     frame, _ = regularize_series(rows, s['time'], s['inputs'], s['freq'])
     return frame, ((frame[s['inputs']] - s['means']) / s['stds']).to_numpy(dtype=np.float32)
 
 
-def _sequence_windows(s: dict, rows: pd.DataFrame) -> tuple:
+def sequence_windows(s: dict,  # the sequence part of a recipe (`Recipe.state['sequence']`)
+                     rows: pd.DataFrame,  # raw rows with the time, input and target columns
+                    ) -> tuple:
     "Every complete (input window, next `horizon` targets) pair in `rows`: inputs scaled, targets in their units; also their first target times."
-    frame, values = _scaled_series(s, rows)
+    frame, values = scaled_series(s, rows)
     target = frame[s['targets']].to_numpy(dtype=np.float32)
     window, horizon = s['window'], s['horizon']
     starts = np.arange(window, len(values) - horizon + 1)
@@ -395,7 +399,7 @@ def _sequence_windows(s: dict, rows: pd.DataFrame) -> tuple:
 
 def _sequence_inputs(s: dict, rows) -> tuple:
     "The last complete window of `rows` (the input for forecasting what comes next)."
-    frame, values = _scaled_series(s, rows)
+    frame, values = scaled_series(s, rows)
     if len(frame) < s['window']:
         raise ValueError(f"forecasting needs the last {s['window']} time steps; got {len(frame)}")
     return (values[None, -s['window']:],)

@@ -27,12 +27,13 @@ from fastai.learner import Learner
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 from fastcore.foundation import L
 
-from .problem import METRICS, _atomic_write, _check_choice, _markdown_table
+from .core import atomic_write, check_choice, markdown_table
+from .problem import METRICS
 
 # %% auto #0
-__all__ = ['POLICIES', 'History', 'EpochLog', 'EpochLine', 'progress_style', 'OverfittingWarning', 'GapWarning', 'KeepBest',
-           'TrainingDiverged', 'StopOnNaN', 'Checkpoint', 'load_checkpoint', 'schedule_for', 'RunSchedule', 'fit',
-           'distributed']
+__all__ = ['POLICIES', 'History', 'EpochLog', 'EpochLine', 'progress_style', 'OverfittingWarning', 'GapWarning',
+           'greater_is_better', 'KeepBest', 'TrainingDiverged', 'StopOnNaN', 'Checkpoint', 'load_checkpoint',
+           'schedule_for', 'RunSchedule', 'check_epochs', 'find_lr', 'fit', 'distributed']
 
 # %% ../nbs/03_train.ipynb #fd36315a
 class History:
@@ -84,15 +85,15 @@ class History:
         "Write `history.csv`, `training.json` (the decisions) and `history.png`, each whole or not at all."
         path = Path(path or self.path)
         path.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path / 'history.csv', self.frame.to_csv(index=False))
-        _atomic_write(path / 'training.json', json.dumps(self.decisions, indent=1, default=str))
+        atomic_write(path / 'history.csv', self.frame.to_csv(index=False))
+        atomic_write(path / 'training.json', json.dumps(self.decisions, indent=1, default=str))
         if len(self.frame):
             import matplotlib.pyplot as plt
             fig = self.plot()
             buf = io.BytesIO()
             fig.savefig(buf, format='png', dpi=72)
             plt.close(fig)
-            _atomic_write(path / 'history.png', buf.getvalue())
+            atomic_write(path / 'history.png', buf.getvalue())
         return path
 
     @classmethod
@@ -111,7 +112,7 @@ class History:
                  + (f", best epoch {d['best_epoch']} ({d.get('monitor')} {d.get('best_value'):.4g})"
                     if d.get('best_epoch') is not None else '')
                  + (f"; {d['stopped']}" if d.get('stopped') else ''), '',
-                 _markdown_table(self.frame, index=False)]
+                 markdown_table(self.frame, index=False)]
         return '\n'.join(lines)
 
     def __repr__(self):
@@ -229,7 +230,8 @@ def _unwrap(model):
     return getattr(model, 'module', model)
 
 
-def _direction(monitor: str) -> bool:
+def greater_is_better(monitor: str,  # a metric name, or a recorded value such as 'valid_loss'
+                     ) -> bool:
     "True when larger values of `monitor` are better."
     if monitor in METRICS:
         return METRICS[monitor].greater_is_better
@@ -247,7 +249,7 @@ class KeepBest(Callback):
                  restore: bool = True,  # load the best weights when training ends
                 ):
         self.monitor, self.patience, self.min_delta, self.restore = monitor, patience, min_delta, restore
-        self.greater = _direction(monitor)
+        self.greater = greater_is_better(monitor)
         self.best, self.best_epoch, self.wait, self.best_state, self.stopped = None, None, 0, None, None
 
     def before_fit(self):
@@ -364,10 +366,10 @@ def _set_rng_state(learn, state: dict):
 
 
 def _atomic_save(obj, path: Path):
-    "torch.save through dlwork's write-then-rename (`problem._atomic_write`), so a kill mid-save leaves the old file whole."
+    "torch.save through dlwork's write-then-rename (`core.atomic_write`), so a kill mid-save leaves the old file whole."
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    _atomic_write(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
 
 
 class Checkpoint(Callback):
@@ -395,7 +397,7 @@ class Checkpoint(Callback):
                  'smooth_loss': (self.recorder.smooth_loss.count, self.recorder.smooth_loss.val.detach().cpu()),
                  'rng': _rng_state(self.learn)}
         _atomic_save(_plain(state), self.path)
-        _atomic_write(self.path.parent / 'history.csv', self.log.frame.to_csv(index=False))  # to watch a running job
+        atomic_write(self.path.parent / 'history.csv', self.log.frame.to_csv(index=False))  # to watch a running job
 
 
 def load_checkpoint(path: str | Path,  # a checkpoint written by `Checkpoint`
@@ -439,7 +441,7 @@ def schedule_for(policy: str,  # one of `POLICIES`
                  mom: float | None = None,  # a momentum chosen in `learner_for` (held constant); None: one-cycle cycles it
                 ) -> dict:
     "Schedules (functions of the position in [0, 1]) for the learning rate, and momentum for one-cycle."
-    _check_choice(policy, POLICIES, 'policy')
+    check_choice(policy, POLICIES, 'policy')
     if policy == 'one_cycle':
         lr_schedule = _two_phase(0.25, lr / 25, lr, lr / 1e5)
         return {'lr': lr_schedule} if mom is not None else {'lr': lr_schedule, 'mom': _two_phase(0.25, 0.95, 0.85, 0.95)}
@@ -464,7 +466,9 @@ class RunSchedule(ParamScheduler):
         self._update_val(min(1.0, (self.start_iter + self.train_iter) / self.total_iter))
 
 # %% ../nbs/03_train.ipynb #a8923fbb
-def _check_epochs(epochs):
+def check_epochs(epochs,  # the number of epochs asked for
+                ):
+    "Raise a `ValueError` unless `epochs` is a positive whole number."
     if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"epochs must be a positive whole number, got {epochs!r}")
 
@@ -479,7 +483,10 @@ def _recorded_names(learn) -> list:
     return ['train_loss', 'valid_loss'] + [m.name for m in learn.metrics]
 
 
-def _find_lr(learn, run_dir: Path, progress: bool) -> float:
+def find_lr(learn: Learner,  # the learner, before training
+            run_dir: Path,  # where the curve goes (lr_find.png)
+            progress: bool,  # show fastai's progress bar
+           ) -> float:  # the suggested learning rate
     "fastai's lr_find (valley suggestion); the curve is saved as lr_find.png."
     import matplotlib.pyplot as plt
     old_path, old_dir = learn.path, learn.model_dir
@@ -506,7 +513,7 @@ def _find_lr(learn, run_dir: Path, progress: bool) -> float:
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=90)
     plt.close(fig)
-    _atomic_write(run_dir / 'lr_find.png', buf.getvalue())
+    atomic_write(run_dir / 'lr_find.png', buf.getvalue())
     return lr
 
 
@@ -565,7 +572,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
         progress: bool | str = True,  # True: bars in a notebook or terminal, one line per epoch otherwise; 'bars', 'lines', False
        ) -> History:
     "Train `learn` for `epochs` with a learning-rate policy, monitoring, early stopping, checkpoints and resume; return the `History`."
-    _check_epochs(epochs)
+    check_epochs(epochs)
     _check_lr(lr)
     if wd is not None and (not isinstance(wd, (int, float)) or wd < 0):
         raise ValueError(f"wd must be a non-negative number, got {wd!r}")
@@ -584,7 +591,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
     n = _batches_per_epoch(learn.dls.train)
     plan = {'epochs': int(epochs), 'policy': policy, 'batches_per_epoch': n,
             'arch': design.get('arch', type(learn.model).__name__), 'wd': learn.wd if wd is None else wd}
-    _check_choice(policy, POLICIES, 'policy')
+    check_choice(policy, POLICIES, 'policy')
     style = progress_style(progress)
     precision_cb, precision = _precision(mixed_precision, learn)
     decisions = {'epochs': int(epochs), 'policy': policy, 'seed': seed, 'monitor': monitor, 'patience': patience,
@@ -614,7 +621,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
                 dl.rng = random.Random(seed + i)
         source = 'given'
         if lr is None:
-            lr, source = _find_lr(learn, run_dir, style == 'bars'), 'lr_find (valley suggestion)'
+            lr, source = find_lr(learn, run_dir, style == 'bars'), 'lr_find (valley suggestion)'
             if style == 'lines':
                 print(f'lr_find: valley suggestion {lr:.3g}', flush=True)
         decisions.update(lr=lr, lr_source=source)

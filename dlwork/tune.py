@@ -32,25 +32,14 @@ from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 from optuna_integration import FastAIV2PruningCallback
 
+from .core import did_you_mean, markdown_table
 from .model import (ARCHITECTURES, DEFAULT_LOSS, DEFAULT_WD, INITIALISERS, LOSSES, OPTIMIZERS, PRETRAINED, XRESNETS,
-                          _builder, _check_arch, arch_options, default_arch, learner_for)
+                          arch_builder, arch_options, check_arch, default_arch, learner_for)
 from .prep import Prepared
-from .problem import _markdown_table, _suggest
-from .train import (POLICIES, OverfittingWarning, TrainingDiverged, _check_epochs, _direction, _find_lr, fit,
+from .train import (POLICIES, OverfittingWarning, TrainingDiverged, check_epochs, greater_is_better, find_lr, fit,
                           progress_style)
 
 # %% ../nbs/04_tune.ipynb #20335989
-import itertools
-import json
-import math
-from pathlib import Path
-
-import numpy as np
-import pandas as pd
-
-from .problem import _suggest
-
-#| export
 def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and math.isfinite(x)
 
@@ -326,7 +315,7 @@ def _param_from_dict(d: dict) -> Param:
     d = dict(d)
     kind = d.pop('type', None)
     if kind not in PARAM_TYPES:
-        raise ValueError(f"unknown parameter type {kind!r}{_suggest(kind, PARAM_TYPES)}; use one of: {', '.join(PARAM_TYPES)}")
+        raise ValueError(f"unknown parameter type {kind!r}{did_you_mean(kind, PARAM_TYPES)}; use one of: {', '.join(PARAM_TYPES)}")
     return PARAM_TYPES[kind](**d)
 
 # %% ../nbs/04_tune.ipynb #6b230f5d
@@ -485,7 +474,7 @@ def _check_values(space: Space, name: str, allowed, what: str):
     if name in space.params:
         for v in space.values_of(name):
             if v not in allowed:
-                raise ValueError(f"the space's {name!r} takes {v!r}, which is not {what}{_suggest(v, allowed)}; "
+                raise ValueError(f"the space's {name!r} takes {v!r}, which is not {what}{did_you_mean(v, allowed)}; "
                                  f"choose from: {', '.join(map(str, allowed))}")
 
 
@@ -500,7 +489,7 @@ def check_space(space: Space,  # the search space
     fits = [a for a, mods in ARCHITECTURES.items() if modality in mods]
     archs = space.values_of('arch') if 'arch' in space.params else [default_arch(prepared)[0]]
     for a in archs:
-        _check_arch(a, modality)
+        check_arch(a, modality)
     _check_values(space, 'opt', list(OPTIMIZERS), 'an optimiser')
     _check_values(space, 'policy', list(POLICIES), 'a learning-rate policy')
     _check_values(space, 'loss', [n for n, tasks in LOSSES.items() if problem.task in tasks], f'a loss for a {problem.task} task')
@@ -512,7 +501,7 @@ def check_space(space: Space,  # the search space
             continue
         if name not in options:
             raise ValueError(f"{name!r} is not an option of learner_for, fit or any {modality} architecture"
-                             f"{_suggest(name, known + options)}; a space can search learner_for's "
+                             f"{did_you_mean(name, known + options)}; a space can search learner_for's "
                              f"{', '.join(LEARNER_KEYS)}; fit's {', '.join(FIT_KEYS)}; and the options of "
                              + '; '.join(f"{a} ({', '.join(arch_options(a))})" for a in archs))
         when = p.when.get('arch') if isinstance(p, Param) else None
@@ -542,7 +531,7 @@ def default_space(prepared: Prepared,  # the prepared data
                      layers=Int(1, 2, **recurrent), width=Choice([16, 32, 64], **attention),
                      depth=Int(1, 2, **attention), dropout=Float(0.0, 0.3), lr=Float(1e-4, 1e-2, log=True),
                      wd=Float(1e-4, 0.1, log=True), bs=Choice([64, 128, 256]))
-    arch = _check_arch(arch or default_arch(prepared)[0], modality)
+    arch = check_arch(arch or default_arch(prepared)[0], modality)
     if arch == 'mlp':
         return Space(layers=Widths((1, 3), (32, 512), growth=0.5), dropout=Float(0.0, 0.5),
                      opt=Choice(['adamw', 'sgd']), mom=Float(0.8, 0.99, when={'opt': 'sgd'}), **rates)
@@ -581,7 +570,7 @@ def default_config(prepared: Prepared,  # the prepared data
     archs = space.values_of('arch') if 'arch' in space.params else []
     default = default_arch(prepared)[0]
     arch = default if not archs or default in archs else archs[0]
-    builder = _builder(arch)[0]
+    builder = arch_builder(arch)[0]
     options = {k: (list(v.default) if isinstance(v.default, tuple) else v.default)
                for k, v in inspect.signature(builder).parameters.items() if v.default is not inspect.Parameter.empty}
     learner = {'arch': arch, 'opt': 'adamw', 'wd': DEFAULT_WD.get(arch, (0.01,))[0], 'bs': prepared.dls.train.bs,
@@ -603,7 +592,7 @@ def default_config(prepared: Prepared,  # the prepared data
                 set_seed(seed, reproducible=True)  # as `fit(seed=seed)` does before its own lr_find
                 for i, dl in enumerate(learn.dls.loaders):
                     dl.rng = random.Random(seed + i)
-                lr = _find_lr(learn, folder, progress=False)
+                lr = find_lr(learn, folder, progress=False)
             except Exception:  # the sampler picks the learning rate instead
                 lr = None
         if lr is not None and _fits(space.params['lr'], lr):
@@ -623,7 +612,7 @@ def sampler_for(method,  # 'grid', 'random', 'bayes' (TPE), or any Optuna sample
     if isinstance(method, optuna.samplers.BaseSampler):
         return method
     if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"unknown search method {method!r}{_suggest(method, METHODS)}; use one of: {', '.join(METHODS)}, "
+        raise ValueError(f"unknown search method {method!r}{did_you_mean(method, METHODS)}; use one of: {', '.join(METHODS)}, "
                          "or an Optuna sampler object such as optuna.samplers.CmaEsSampler()")
     if method == 'bayes':
         with warnings.catch_warnings():
@@ -652,7 +641,7 @@ def pruner_for(pruner='auto',  # 'auto', 'median', 'hyperband', 'none' (or None)
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
     if pruner == 'hyperband':
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(int(epochs), 1), reduction_factor=3)
-    raise ValueError(f"unknown pruner {pruner!r}{_suggest(pruner, PRUNERS)}; use one of: {', '.join(PRUNERS)}, "
+    raise ValueError(f"unknown pruner {pruner!r}{did_you_mean(pruner, PRUNERS)}; use one of: {', '.join(PRUNERS)}, "
                      "or an Optuna pruner object")
 
 # %% ../nbs/04_tune.ipynb #e9fcbfe5
@@ -749,7 +738,8 @@ def _split_config(config: dict) -> tuple:
     return learner, {k: v for k, v in config.items() if k in FIT_KEYS}
 
 
-def _train_config(prepared: Prepared, config: dict, settings: dict, run_dir: Path, cbs=(), progress=False) -> tuple:
+def _train_config(prepared: Prepared, config: dict, settings: dict, run_dir: Path, cbs=(), progress=False,
+                  checkpoint=False) -> tuple:
     "Build and train the learner of one configuration, as a trial does: (learner, history)."
     learner_args, fit_args = _split_config(config)
     epochs = fit_args.pop('epochs', settings['epochs'])
@@ -758,7 +748,7 @@ def _train_config(prepared: Prepared, config: dict, settings: dict, run_dir: Pat
     for cb in cbs:
         learn.add_cb(cb)
     history = fit(learn, epochs, lr=config.get('lr'), seed=settings['seed'], monitor=settings['monitor'],
-                  checkpoint=False, run_dir=run_dir, progress=progress, gap_patience=None, **fit_args)
+                  checkpoint=checkpoint, run_dir=run_dir, progress=progress, gap_patience=None, **fit_args)
     return learn, history
 
 
@@ -946,7 +936,7 @@ def _check_monitor(monitor: str | None, problem) -> str:
     if monitor is None:
         return 'log_loss' if 'log_loss' in problem.metrics else problem.metrics[0]
     if monitor not in recorded:
-        raise ValueError(f"cannot monitor {monitor!r}{_suggest(monitor, recorded)}: the learner records "
+        raise ValueError(f"cannot monitor {monitor!r}{did_you_mean(monitor, recorded)}: the learner records "
                          f"{', '.join(recorded)} on the validation set")
     return monitor
 
@@ -985,7 +975,7 @@ def tune(prepared: Prepared,  # the prepared data (chapter 1); only its train an
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if trials is None and timeout is None and method != 'grid':
         raise ValueError("give a budget: trials=N, timeout=SECONDS, or both (a grid search's budget is its size)")
-    _check_epochs(epochs)
+    check_epochs(epochs)
     monitor = _check_monitor(monitor, prepared.problem)
     run_dir = Path(run_dir)
     max_epochs = max([epochs] + [v for v in (space.values_of('epochs') if 'epochs' in space.params else [])])
@@ -1013,7 +1003,7 @@ def _tune(prepared, space, method, trials, timeout, monitor, settings, run_dir, 
         raise ValueError(f"a study named {study_name!r} already exists in {where} ({n} trials); pass resume=True "
                          "(--resume) to continue it, or choose another study_name or run_dir")
     attrs = _study_attrs(space, settings)
-    direction = 'maximize' if _direction(monitor) else 'minimize'
+    direction = 'maximize' if greater_is_better(monitor) else 'minimize'
     if exists:
         _check_resume(optuna.load_study(study_name=study_name, storage=store), attrs, where)
     n_before = len(optuna.load_study(study_name=study_name, storage=store).trials) if exists else 0
@@ -1122,12 +1112,14 @@ class Tuning:
     def best_learner(self,
                      run_dir: str | Path | None = None,  # where its training goes (default: `run_dir`/best)
                      progress: bool | str = False,  # training progress, as in `fit`
+                     checkpoint: bool = False,  # save a checkpoint after each epoch, as `fit` does (for `dlwork export`)
                     ) -> tuple:  # (Learner, History)
         "Retrain the best configuration on the training set (validation set for the best epoch) with the study's seed."
         run_dir = Path(run_dir) if run_dir is not None else self.run_dir / 'best'
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', category=OverfittingWarning)
-            return _train_config(self.prepared, self.best_params, self.settings, run_dir, progress=progress)
+            return _train_config(self.prepared, self.best_params, self.settings, run_dir, progress=progress,
+                                 checkpoint=checkpoint)
 
     def plots(self) -> dict:
         "Optuna's matplotlib figures: optimisation history, parameter importances, parallel coordinates (those the trials allow)."
@@ -1165,7 +1157,7 @@ class Tuning:
         lines += ['', '## Search space', '', self.space._repr_markdown_(), '', '## Trials', '']
         frame = self.trials.drop(columns=['error'], errors='ignore')
         if len(frame):
-            lines.append(_markdown_table(frame.reset_index().round(6), index=False))
+            lines.append(markdown_table(frame.reset_index().round(6), index=False))
         return '\n'.join(lines) + '\n'
 
     def save(self,

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from dlwork import problem as P
+from dlwork import core as P
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):
@@ -15,13 +15,13 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, mon
 
     monkeypatch.setattr(P.os, 'replace', broken_replace)
     with pytest.raises(OSError, match='disk full'):
-        P._atomic_write(target, 'new')
+        P.atomic_write(target, 'new')
     assert target.read_text() == 'old and good'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['problem.json']
 
 
 def test_files_get_the_usual_permissions(tmp_path):
-    P._atomic_write(tmp_path / 'a.txt', 'x')
+    P.atomic_write(tmp_path / 'a.txt', 'x')
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / 'a.txt').stat().st_mode & 0o777 == 0o666 & ~umask

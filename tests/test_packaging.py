@@ -17,6 +17,8 @@ def test_importing_dlwork_is_light():
     assert not {'pandas', 'torch', 'fastai', 'matplotlib'} & _imported_after('import dlwork, dlwork.cli')
     heavy = {'torch', 'fastai', 'matplotlib', 'seaborn', 'sklearn', 'ipywidgets', 'scipy'}
     assert not heavy & _imported_after('import dlwork.problem')
+    assert not heavy & _imported_after('import dlwork.core')
+    assert not heavy & _imported_after('import dlwork.workflow')  # the config's schema imports the chapters when it is built
 
 
 def test_the_recipe_replays_without_fastai_or_torch():
@@ -35,7 +37,7 @@ def test_readme_starts_with_the_install_and_test_commands():
     blocks = text.split('```bash\n')[1:3]
     commands = [b.split('\n```')[0].strip() for b in blocks]
     assert commands[0].startswith('python3 -m venv .venv') and 'pip install -e ".[dev]"' in commands[0]
-    assert commands[0].endswith('dlwork explore --example penguins')
+    assert commands[0].endswith('dlwork run --example penguins')
     assert 'nbdev_test' in commands[1] and 'pytest' in commands[1]
     assert text.index('```bash') < text.index('## ')
 
@@ -52,6 +54,20 @@ def test_the_working_set_is_pinned():
         assert pin in dev
     assert cfg['DEFAULT']['update_pyproject'] == 'False'
     assert cfg['DEFAULT']['console_scripts'] == 'dlwork=dlwork.cli:main'
+
+
+def test_the_extras_for_notebook_readers_and_scale_out_are_in_dev():
+    "One install for notebook readers (JupyterLab, nbdev's show_doc), one for Dask; `dev` holds both."
+    import importlib.metadata
+    extras = importlib.metadata.metadata('dlwork').get_all('Provides-Extra')
+    assert {'dev', 'notebooks', 'scale'} <= set(extras)
+    from packaging.requirements import Requirement
+    requires = [Requirement(r) for r in importlib.metadata.requires('dlwork')]
+    def wanted(extra):
+        return {r.name for r in requires if r.marker is not None and r.marker.evaluate({'extra': extra})}
+    assert {'jupyterlab', 'nbdev', 'ipykernel'} <= wanted('notebooks')
+    assert {'dask', 'distributed'} <= wanted('scale')
+    assert wanted('notebooks') | wanted('scale') <= wanted('dev')
 
 
 def test_the_wheel_carries_the_example_data(tmp_path):

@@ -13,7 +13,7 @@ import torch
 
 from dlwork.problem import load_example
 from dlwork.prep import prepare
-from dlwork.recipe import Recipe, _sequence_windows
+from dlwork.recipe import Recipe, sequence_windows
 
 
 def test_arrays(prepared):
@@ -38,7 +38,7 @@ def main():
             order = prepared.test_dl.get_idxs()[:len(xb)]
             mine, theirs = recipe.transform(prepared.test.iloc[order]), [xb.cpu().numpy()]
         elif name == 'seaice':
-            x, _, _ = _sequence_windows(prepared.recipe, example.data)
+            x, _, _ = sequence_windows(prepared.recipe, example.data)
             mine, theirs = [x[prepared.splits.test - prepared.recipe['window']]], test_arrays(prepared)[:1]
         else:
             mine, theirs = recipe.transform(prepared.test), test_arrays(prepared)[:len(recipe.transform(prepared.test[:1]))]
