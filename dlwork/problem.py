@@ -965,6 +965,11 @@ def plot_target(df: pd.DataFrame,  # the data, target included
 _PLOTTED_KINDS = ('continuous', 'categorical', 'datetime', 'text')
 
 
+def _level_order(s: pd.Series) -> list:
+    "The levels of a categorical column as text, most frequent first: the one order every plot of it uses."
+    return list(_hashable(s.dropna()).astype(str).value_counts().index)
+
+
 def _plot_distribution(ax, s: pd.Series, kind: str, max_levels: int = 12):
     "Draw the distribution of one column on `ax`, as suits its kind."
     import seaborn as sns
@@ -976,7 +981,7 @@ def _plot_distribution(ax, s: pd.Series, kind: str, max_levels: int = 12):
         sns.histplot(values.astype(str).str.split().str.len(), ax=ax, discrete=True)
         ax.set_xlabel('words per text')
     else:
-        counts = _hashable(values.astype(str) if values.dtype == object else values).value_counts()
+        counts = _hashable(values).astype(str).value_counts()
         shown = counts.head(max_levels)
         sns.barplot(x=shown.to_numpy(), y=[_short(v, 20) for v in shown.index], ax=ax, orient='h', color='C0')
         ax.set_xlabel('rows')
@@ -1026,15 +1031,16 @@ def _plot_against_target(ax, df: pd.DataFrame, col, problem: Problem, max_levels
             sns.boxplot(data=data, x=col, y=target, order=order, ax=ax, orient='h', fliersize=2, hue=target,
                         hue_order=order, legend=False)
         else:
-            top = data[col].astype(str).value_counts().index[:max_levels]
+            top = _level_order(df[col])[:max_levels]  # the order of the distribution plot beside it
             table = pd.crosstab(data[col].astype(str), data[target]).reindex(index=top, columns=order, fill_value=0)
-            share = table.div(table.sum(1), axis=0)
+            share = table.div(table.sum(1).replace(0, 1), axis=0)
             left = np.zeros(len(share))
             for i, c in enumerate(order):
                 ax.barh([_short(v, 20) for v in share.index], share[c], left=left, label=c, color=f'C{i % 10}')
                 left += share[c].to_numpy()
+            ax.invert_yaxis()  # the most frequent level on top, as seaborn draws the distribution
             ax.set_xlabel(f'share of {target}')
-            ax.legend(fontsize=7, loc='lower right', framealpha=0.7)
+            ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False, title=target, title_fontsize=7)
     elif kind in ('continuous', 'datetime'):
         sample = data.sample(min(len(data), max_points), random_state=0)
         sns.scatterplot(data=sample, x=col, y=target, ax=ax, s=8, alpha=0.4, linewidth=0)
@@ -1839,7 +1845,8 @@ def column_report(df: pd.DataFrame,  # the data, target included
             right.text(0.5, 0.5, 'this is the target' if kind == 'target' else f'no plot against the target for a {kind} column',
                        ha='center', va='center')
             right.set_axis_off()
-    return summarize(df[[column]], problem), fig
+    summary = summarize(df[[column]], problem).dropna(axis=1, how='all')  # no min/max/mean/std for a category
+    return summary, fig
 
 
 def explorer(df: pd.DataFrame,  # the data, target included

@@ -26,3 +26,26 @@ def dlwork(tmp_path):
         return subprocess.run([dlwork_command(), *map(str, args)], cwd=cwd, capture_output=True, text=True,
                               timeout=timeout, env=env)
     return run
+
+
+CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+                  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage']
+
+
+def chromium_path() -> str:
+    "Debian's Chromium, which the browser tests drive with Playwright (Playwright's own browser download is not used)."
+    found = shutil.which('chromium') or shutil.which('chromium-browser')
+    if found is None:
+        pytest.fail('the browser tests need Chromium: install it with `apt-get install -y chromium` (Debian/Ubuntu); '
+                    '.ci/run does this when it is missing')
+    return found
+
+
+@pytest.fixture(scope='session')
+def browser():
+    "A headless Chromium, driven by Playwright."
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()

@@ -84,12 +84,27 @@ def test_exported_symbol_is_shown_and_documented(module, nb, name, obj):
                 assert member.__doc__, f'{name}.{prop} has no docstring'
 
 
-def test_docs_build_without_quarto(tmp_path):
+@pytest.fixture(scope='module')
+def site(tmp_path_factory):
+    "The docs pages, built as far as this machine allows: nbdev's own processing, then nbconvert (tools/build_docs.py)."
+    out = tmp_path_factory.mktemp('site')
+    done = subprocess.run([sys.executable, str(ROOT / 'tools' / 'build_docs.py'), '--out', str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    return out
+
+
+def _pages() -> dict:
+    "notebook name → its page's file name, as nbdev names it (front matter of the processed notebook)."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('build_docs', ROOT / 'tools' / 'build_docs.py')
+    build_docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_docs)
+    return {name: page for name, (page, _, _) in build_docs.pages().items()}
+
+
+def test_docs_build_without_quarto(site):
     "nbdev's processors (show_doc rendering included) run over every notebook without an error or a warning."
-    code = 'from nbdev.serve import proc_nbs; proc_nbs(force=True)'
-    done = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert 'Traceback' not in done.stderr and 'Warning' not in done.stderr, done.stderr[-3000:]
     for nb in NBS:
         processed = ROOT / '_proc' / nb.name
         assert processed.exists(), nb.name
@@ -98,3 +113,72 @@ def test_docs_build_without_quarto(tmp_path):
         for cell in docs:
             text = ''.join(''.join(o.get('data', {}).get('text/markdown', '')) for o in cell['outputs'])
             assert text.count('###') >= 1, f"{nb.name}: no rendered docs for {''.join(cell['source'])!r}"
+    assert sorted(p.name for p in site.glob('*.html')) == sorted(_pages().values())
+
+
+def _norm(anchor: str) -> str:
+    "Anchors as both Quarto and nbconvert spell them: case and punctuation other than dots do not count."
+    return re.sub(r'[^a-z0-9.]', '', anchor.lower())
+
+
+def _ids(page) -> set:
+    return {_norm(i) for i in re.findall(r'\bid="([^"]+)"', page.read_text(encoding='utf-8'))}
+
+
+def _symbols(nb) -> list:
+    "What the notebook's module exports (functions, classes and their public methods): each needs a show_doc entry."
+    out = []
+    for module_name, path in _modules():
+        if path != nb:
+            continue
+        module = importlib.import_module(f'dlwork.{module_name}')
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                out.append(name)
+                if inspect.isclass(obj):
+                    out += [f'{name}.{m}' for m, _ in _public_methods(obj)]
+    return out
+
+
+EXTERNAL = ('http://', 'https://', 'mailto:')
+
+
+@pytest.mark.parametrize('nb', NBS, ids=[nb.stem for nb in NBS])
+def test_every_page_opens_cleanly_in_chromium(site, browser, nb):
+    """Each page in headless Chromium: no page errors, no console errors but unreachable external resources (CDNs are
+    offline here), every figure drawn, every internal link and anchor resolving, every exported symbol's entry there."""
+    name = _pages()[nb.name]
+    page = browser.new_page(viewport={'width': 1200, 'height': 900})
+    page_errors, console, failed = [], [], []
+    page.on('pageerror', lambda e: page_errors.append(str(e)))
+    page.on('console', lambda m: console.append(m.text) if m.type == 'error' else None)
+    page.on('requestfailed', lambda r: failed.append(r.url))
+    page.goto((site / name).as_uri(), wait_until='load')
+    page.wait_for_timeout(200)
+    assert not page_errors, page_errors
+    local_failures = [u for u in failed if not u.startswith(EXTERNAL)]
+    assert not local_failures, local_failures
+    unexplained = [m for m in console if 'Failed to load resource' not in m]
+    assert not unexplained and len(console) <= len(failed), (console, failed)
+    broken = page.evaluate("() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt || i.src.slice(0, 60))")
+    assert not broken, f'{name}: figures that did not draw: {broken}'
+    processed = json.loads((ROOT / '_proc' / nb.name).read_text())
+    figures = sum(1 for c in processed['cells'] for o in c.get('outputs', []) if {'image/png', 'image/jpeg', 'image/svg+xml'} & set(o.get('data', {})))
+    assert page.evaluate('() => document.images.length') >= figures, f'{name}: fewer figures on the page than in the notebook'
+    ids = {name: _ids(site / name)}
+    for href in page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"):
+        if href.startswith(EXTERNAL):
+            continue
+        base, _, anchor = href.partition('#')
+        target = base or name
+        assert (site / target).exists(), f'{name}: the link {href!r} points at no page'
+        if anchor:
+            ids.setdefault(target, _ids(site / target))
+            assert _norm(anchor) in ids[target], f'{name}: the link {href!r} points at no anchor of {target}'
+    missing = [s for s in _symbols(nb) if _norm(s) not in ids[name]]
+    assert not missing, f'{name}: no documentation entry for {missing}'
+    shots = ROOT / 'tests' / 'runs' / 'screenshots'
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f'docs_{nb.stem}.png'))
+    page.close()
