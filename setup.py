@@ -1,6 +1,7 @@
 # Adapted from the setup.py that nbdev 2.4.14 ships for its own projects: every setting lives in settings.ini.
 # Differences: a PEP 639 licence expression instead of a licence classifier (current setuptools refuses both together),
-# explicit package data (the example data sets under dlwork/data), and two more extras (notebooks, scale), both in dev.
+# explicit package data (the example data sets under dlwork/data), and two more extras: notebooks (JupyterLab, and
+# scale, which chapter 6 uses) and scale (Dask), both in dev.
 import shlex
 from configparser import ConfigParser
 
@@ -43,7 +44,8 @@ setuptools.setup(
     package_data={cfg['lib_path']: ['data/*', 'data/*/*']},
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'notebooks': notebook_requirements, 'scale': scale_requirements},
+    extras_require={'dev': dev_requirements, 'notebooks': notebook_requirements + scale_requirements,
+                    'scale': scale_requirements},
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

@@ -4,12 +4,13 @@
 
 # %% auto #0
 __all__ = ['BUNDLE_FORMAT', 'INPUT_NAMES', 'PSI_THRESHOLDS', 'RETRAIN_POLICIES', 'input_schema', 'training_stats',
-           'export_bundle', 'verify_bundle', 'load_model', 'Predictor', 'PredictionLog', 'create_app', 'psi',
-           'DriftReport', 'drift_report', 'latest_bundle', 'retrain']
+           'export_bundle', 'verify_bundle', 'load_model', 'Predictor', 'predict_dask', 'PredictionLog', 'create_app',
+           'psi', 'DriftReport', 'drift_report', 'latest_bundle', 'retrain']
 
 # %% ../nbs/06_deploy.ipynb #75eb51a5
 import base64
 import datetime
+import functools
 import hashlib
 import json
 import math
@@ -821,6 +822,40 @@ class Predictor:
         p = self.meta['problem']
         return (f"Predictor({p['task']} {p['modality']} → {', '.join(p['targets'])}; {self.meta['model']['arch']}"
                 f"{', int8' if self.quantized else ''}; version {self.version})")
+
+# %% ../nbs/06_deploy.ipynb #6a1159cb
+@functools.lru_cache(maxsize=8)
+def _cached_predictor(path: str, quantized: bool, threads) -> Predictor:
+    "One Predictor per process and bundle: a Dask worker loads it once, however many partitions it scores."
+    return Predictor.load(path, quantized=quantized, threads=threads)
+
+
+def _score_partition(rows: pd.DataFrame, path: str, quantized: bool, threads, meta: pd.DataFrame) -> pd.DataFrame:
+    "Predict one partition (on a worker), keeping its index; an empty partition gives an empty frame of the same columns."
+    if not len(rows):
+        return meta.iloc[:0].set_axis(rows.index[:0])
+    out = _cached_predictor(path, quantized, threads).predict(rows)
+    out.index = rows.index
+    return out
+
+
+def predict_dask(bundle: str | Path,  # a bundle folder (or a folder of versions); every worker must be able to read it
+                 data,  # a dask DataFrame of raw rows, e.g. `dask.dataframe.read_csv('rows-*.csv')` or `read_parquet`
+                 quantized: bool = False,  # score with the int8 model
+                 threads: int | None = 1,  # ONNX Runtime threads per worker (1: the workers share the cores; None: its choice)
+                ):  # a lazy dask DataFrame of predictions: one row per input row, the same partitions and index
+    "Score data larger than memory: every Dask partition goes through the torch-free `Predictor`, loaded once per worker process."
+    import dask.dataframe as dd
+    if not isinstance(data, dd.DataFrame):
+        raise TypeError(f"predict_dask takes a dask DataFrame (dask.dataframe.read_csv, read_parquet, from_pandas…), "
+                        f"not {type(data).__name__}; for rows in memory use Predictor.predict")
+    path = str(Path(latest_bundle(bundle)).resolve())
+    predictor = _cached_predictor(path, quantized, threads)  # verifies the bundle here, once, before any worker does
+    if predictor.modality == 'sequence':
+        raise ValueError("a forecasting bundle needs its history whole and in order: score it with Predictor.predict "
+                         "(or `dlwork predict`), not partition by partition")
+    meta = predictor.predict(data.head(5, npartitions=1)).iloc[:0]  # checks the columns on real rows before any work
+    return data.map_partitions(_score_partition, path, quantized, threads, meta, meta=meta)
 
 # %% ../nbs/06_deploy.ipynb #603d8019
 class PredictionLog:

@@ -1,11 +1,12 @@
 "Distributed data-parallel training through fastai and Accelerate, on two CPU processes (gloo), launched by torchrun."
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import free_port
 
 from dlwork.train import schedule_for
 
@@ -13,15 +14,10 @@ pytest.importorskip('accelerate')
 SCRIPT = Path(__file__).parent / 'distributed_script.py'
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
 
 def test_two_processes_train_one_model(tmp_path):
     done = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-                           '--master_port', str(_free_port()), str(SCRIPT), str(tmp_path)],
+                           '--master_port', str(free_port()), str(SCRIPT), str(tmp_path)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]

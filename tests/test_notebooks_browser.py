@@ -5,7 +5,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,8 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope='module')
@@ -33,7 +27,7 @@ def lab(tmp_path_factory):
     (settings / '@jupyterlab' / 'notebook-extension' / 'tracker.jupyterlab-settings').write_text('{"windowingMode": "none"}')
     (settings / '@jupyterlab' / 'apputils-extension').mkdir(parents=True)
     (settings / '@jupyterlab' / 'apputils-extension' / 'notification.jupyterlab-settings').write_text('{"fetchNews": "false"}')
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(folder / 'config'), JUPYTER_DATA_DIR=str(folder / 'data'),
                JUPYTER_RUNTIME_DIR=str(folder / 'runtime'), JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTER_PLATFORM_DIRS='1', MPLBACKEND='module://matplotlib_inline.backend_inline')
     log = open(folder / 'jupyterlab.log', 'w')

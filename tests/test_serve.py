@@ -3,7 +3,6 @@ own OpenAPI schema (no 5xx); a burst of malformed requests followed by valid one
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, dlwork_command
+from conftest import ROOT, free_port, dlwork_command
 
 RECORD = {'island': 'Biscoe', 'bill_length_mm': 48.6, 'bill_depth_mm': 16.0, 'flipper_length_mm': 230.0,
           'body_mass_g': 5800.0, 'sex': 'MALE'}
@@ -29,16 +28,11 @@ def bundle(tmp_path_factory):
     return tmp / 'runs' / 'penguins' / 'bundle'
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope='module')
 def server(bundle):
     "`dlwork serve` with an API key, on a free loopback port; yields its base URL."
-    port = _port()
+    port = free_port()
     env = dict(os.environ, DLWORK_TEST_KEY='s3cret')
     proc = subprocess.Popen([dlwork_command(), 'serve', str(bundle), '--port', str(port), '--api-key-env', 'DLWORK_TEST_KEY',
                              '--max-body', '20000', '--quiet'], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -144,3 +144,22 @@ def test_a_run_killed_midway_leaves_nothing_and_the_next_run_cleans_up(tmp_path)
                           cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(p.name for p in runs.iterdir()) == ['digits', 'registry.db']
+
+
+def test_dlwork_run_on_a_file_and_on_a_folder_of_images(tmp_path, dlwork):
+    "DATA as a user has it: a CSV file with --target, and a folder with one sub-folder of PNG images per class."
+    from PIL import Image
+    from dlwork.problem import load_example
+    load_example('breast_cancer').data.to_csv(tmp_path / 'cells.csv', index=False)
+    done = dlwork('run', 'cells.csv', '--target', 'diagnosis', '--epochs', '2', '--resamples', '100', '--quiet', timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / 'runs' / 'cells' / 'report.html').exists()
+    digits = load_example('digits').data.groupby('label').head(40)
+    for i, row in enumerate(digits.itertuples()):
+        folder = tmp_path / 'digits' / str(row.label)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((row.image * 15).astype('uint8')).save(folder / f'{i}.png')
+    done = dlwork('run', 'digits', '--target', 'label', '--epochs', '2', '--resamples', '100', '--quiet', timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((tmp_path / 'runs' / 'digits' / 'evaluate' / 'metrics.json').read_text())
+    assert metrics['task'] == 'multiclass' and metrics['rows'] >= 50
