@@ -146,12 +146,13 @@ def _read_tsv(path, **kwargs):
 
 
 _READERS = {'.csv': ('CSV', pd.read_csv), '.tsv': ('TSV', _read_tsv), '.tab': ('TSV', _read_tsv),
+            '.txt': ('tab-separated text', _read_tsv),
             '.parquet': ('Parquet', pd.read_parquet), '.pq': ('Parquet', pd.read_parquet),
             '.json': ('JSON', pd.read_json), '.jsonl': ('JSON lines', lambda p, **kw: pd.read_json(p, lines=True, **kw)),
             '.feather': ('Feather', pd.read_feather)}
 
 
-def load_table(source,  # a DataFrame, or the path of a .csv, .tsv, .parquet, .json, .jsonl or .feather file
+def load_table(source,  # a DataFrame, or the path of a .csv, .tsv (.tab, .txt: tab-separated), .parquet, .json, .jsonl or .feather file
                **kwargs,  # passed on to the pandas reader, e.g. `sep=';'`
               ) -> pd.DataFrame:
     "Load tabular data, with a clear error when the file is missing, of an unknown type, unreadable or empty."

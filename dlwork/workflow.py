@@ -22,8 +22,8 @@ from .core import atomic_write, did_you_mean, html_page, list_names, markdown_ta
 from .problem import Problem, explore, load_data, load_example
 
 # %% auto #0
-__all__ = ['SECTIONS', 'WORKFLOW_DEFAULTS', 'RUN_FILES', 'PHASES', 'section_fields', 'config_schema', 'ConfigError',
-           'check_config', 'load_config', 'config_yaml', 'write_report', 'Run', 'run_workflow', 'load_prepared']
+__all__ = ['SECTIONS', 'WORKFLOW_DEFAULTS', 'RUN_FILES', 'section_fields', 'config_schema', 'ConfigError', 'check_config',
+           'load_config', 'config_yaml', 'write_report', 'Run', 'run_workflow', 'load_prepared']
 
 # %% ../nbs/93_workflow.ipynb #ad584a13
 SECTIONS = {  # section of a workflow config → (module, function whose keyword arguments it holds, arguments it does not hold)
@@ -57,12 +57,11 @@ def _function(section: str):
     return obj
 
 
-def _plain_type(annotation, default):
-    "A type that YAML values can have, from a parameter's annotation: classes other than plain ones (Path, Space…) become str or go."
-    if isinstance(annotation, str):
+def _plain_type(annotation, default, namespace: dict):
+    "A type that YAML values can have, from a parameter's annotation: Path becomes str, other classes (Space, Learner…) go."
+    if isinstance(annotation, str):  # postponed annotations: evaluated in the function's module
         try:
-            annotation = eval(annotation, {**vars(typing), **vars(__builtins__ if isinstance(__builtins__, dict) else __builtins__.__dict__)},
-                              {'Path': Path, 'pd': pd})
+            annotation = eval(annotation, dict(namespace))
         except Exception:
             annotation = inspect.Parameter.empty
     if annotation is inspect.Parameter.empty:
@@ -92,7 +91,7 @@ def section_fields(section: str,  # one of `SECTIONS`
         default = WORKFLOW_DEFAULTS.get(section, {}).get(name, p.default)
         if default is inspect.Parameter.empty:
             raise TypeError(f'{SECTIONS[section][1]} argument {name!r} has no default: give it one in WORKFLOW_DEFAULTS')
-        kind = _plain_type(p.annotation, default)
+        kind = _plain_type(p.annotation, default, func.__globals__)
         if default is None:
             kind = typing.Optional[kind]
         fields[name] = (kind, default, notes.get(name) or '')
@@ -115,7 +114,7 @@ def config_schema():
         config = ConfigDict(extra='allow', strict=True) if section == 'model' else strict  # the architecture's options
         sections[section] = create_model(f'{section.title()}Config', __config__=config, **fields)
     data = create_model('DataConfig', __config__=strict,
-                        source=(typing.Optional[str], Field(None, description='a table (.csv, .tsv, .txt, .parquet, .json…), '
+                        source=(typing.Optional[str], Field(None, description='a table (.csv, .tsv, .txt, .parquet, .json, .feather), '
                                                             'or a folder with one sub-folder of images per class')),
                         example=(typing.Optional[str], Field(None, description='a built-in example instead of `source`')))
     top = dict(name=(typing.Optional[str], Field(None, description='the run name (default: the example or file name)')),
@@ -333,9 +332,6 @@ def write_report(run_dir: str | Path,  # a run directory, as `run_workflow` or t
     return path
 
 # %% ../nbs/93_workflow.ipynb #031f8140
-PHASES = ('problem', 'prepare', 'train', 'tune', 'evaluate', 'deploy', 'report')
-
-
 class Run:
     "A finished workflow run: its directory, its config, and what each phase handed forward."
 
@@ -409,9 +405,9 @@ def _replace_dir(tmp: Path, final: Path):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _fix_paths(folder: Path, tmp: Path, final: Path):
+def _fix_paths(tmp: Path, final: Path):
     "JSON files that recorded the temporary folder's path name the final one instead."
-    for path in folder.rglob('*.json'):
+    for path in tmp.rglob('*.json'):
         text = path.read_text(encoding='utf-8')
         if str(tmp) in text:
             atomic_write(path, text.replace(str(tmp), str(final)))
@@ -436,20 +432,30 @@ def run_workflow(config: dict | str | Path | None = None,  # a config dict, a YA
     if final.exists() and not final.is_dir():
         raise FileExistsError(f"'{final}' is a file, not a run directory")
     tmp = _partial_dir(final)
-    results, seconds = {}, {}
     try:
         results, seconds = _phases(cfg, data, target, final, tmp, progress)
         atomic_write(tmp / 'config.yaml', config_yaml(cfg))
         started = time.perf_counter()
-        _fix_paths(tmp, tmp, final)
+        _fix_paths(tmp, final)
         write_report(tmp, seconds=seconds, name=final.name)
         seconds['report'] = time.perf_counter() - started
         _replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _moved(results, tmp, final)
     _say(progress, f"[7/7] report: {final / 'report.html'} (all phases in {sum(seconds.values()):.0f} s)")
     return Run(final, cfg, results, seconds)
+
+
+def _moved(results: dict, tmp: Path, final: Path):
+    "What the phases handed forward points at the run directory, not at the temporary folder it was written in."
+    results['learn'].path = final
+    results['history'].path = final / 'train'
+    results['history'].decisions['run_dir'] = str(final / 'train')
+    results['bundle'] = final / 'bundle'
+    if 'tuning' in results:
+        results['tuning'].run_dir = final / 'tune'
 
 
 def _merge(base: dict, overrides: dict) -> dict:
@@ -464,12 +470,11 @@ def _merge(base: dict, overrides: dict) -> dict:
 
 # %% ../nbs/93_workflow.ipynb #9d7c3b64
 def _phases(cfg: dict, data: pd.DataFrame, target, final: Path, tmp: Path, progress) -> tuple:
-    "Run the phases into `tmp`; returns (results, seconds per phase)."
+    "Run the phases into `tmp`; returns (results, seconds per phase). `fit` and `tune` pick bars or lines for progress=True."
     results, seconds, seed = {}, {}, cfg['seed']
-    style = bars = progress  # `fit` and `tune` pick bars (terminal, notebook) or lines (pipes) for True themselves
 
     def phase(i, name):
-        _say(style, f"[{i}/7] {name}")
+        _say(progress, f"[{i}/7] {name}")
         return time.perf_counter()
 
     started = phase(1, 'problem: infer the task, explore the data')
@@ -480,7 +485,7 @@ def _phases(cfg: dict, data: pd.DataFrame, target, final: Path, tmp: Path, progr
     eda.save(tmp / 'eda')
     results.update(problem=problem, eda=eda)
     seconds['problem'] = time.perf_counter() - started
-    _say(style, f"      {problem.description}; {len(eda.findings)} data-quality findings")
+    _say(progress, f"      {problem.description}; {len(eda.findings)} data-quality findings")
 
     started = phase(2, 'prepare: clean, split, encode, scale')
     prepare, learner_for, fit = _function('prepare'), _function('model'), _function('train')
@@ -489,7 +494,7 @@ def _phases(cfg: dict, data: pd.DataFrame, target, final: Path, tmp: Path, progr
     prepared.save(tmp / 'prep')
     results['prepared'] = prepared
     seconds['prepare'] = time.perf_counter() - started
-    _say(style, f"      {prepared.splits.sizes}")
+    _say(progress, f"      {prepared.splits.sizes}")
 
     trials = cfg['tune']['trials']
     if trials:
@@ -497,26 +502,26 @@ def _phases(cfg: dict, data: pd.DataFrame, target, final: Path, tmp: Path, progr
         tune = _function('tune')
         tune_args = {k: v for k, v in cfg['tune'].items()}
         tune_args['epochs'] = tune_args['epochs'] or cfg['train']['epochs']
-        tuning = tune(prepared, seed=seed, run_dir=tmp / 'tune', progress=bars, **_arguments(tune_args, tune))
+        tuning = tune(prepared, seed=seed, run_dir=tmp / 'tune', progress=progress, **_arguments(tune_args, tune))
         results['tuning'] = tuning
         seconds['tune'] = time.perf_counter() - started
         counts = tuning.counts()
-        _say(style, f"      best {tuning.monitor} {tuning.best_value:.4g}; {counts['complete']} complete, "
+        _say(progress, f"      best {tuning.monitor} {tuning.best_value:.4g}; {counts['complete']} complete, "
                     f"{counts['pruned']} pruned, {counts['failed']} failed")
         started = phase(4, 'train: the best configuration, retrained')
-        learn, history = tuning.best_learner(run_dir=tmp / 'train', progress=bars, checkpoint=True)
+        learn, history = tuning.best_learner(run_dir=tmp / 'train', progress=progress, checkpoint=True)
     else:
         started = phase(3, 'model: design the network')
         model = dict(cfg['model'])
         learn = learner_for(prepared, seed=seed, path=tmp, **_arguments(model, learner_for))
         seconds['model'] = time.perf_counter() - started
-        _say(style, f"      {learn.design['arch']} ({learn.design['parameters']:,} parameters), loss {learn.design['loss']}")
+        _say(progress, f"      {learn.design['arch']} ({learn.design['parameters']:,} parameters), loss {learn.design['loss']}")
         started = phase(4, f"train: {cfg['train']['epochs']} epochs")
-        history = fit(learn, seed=seed, run_dir=tmp / 'train', progress=bars, **_arguments(cfg['train'], fit))
+        history = fit(learn, seed=seed, run_dir=tmp / 'train', progress=progress, **_arguments(cfg['train'], fit))
     results.update(learn=learn, history=history)
     seconds['train'] = time.perf_counter() - started
     d = history.decisions
-    _say(style, f"      best epoch {d['best_epoch'] + 1} of {d['epochs_run']}: {d['monitor']} {d['best_value']:.4g} "
+    _say(progress, f"      best epoch {d['best_epoch'] + 1} of {d['epochs_run']}: {d['monitor']} {d['best_value']:.4g} "
                 f"(lr {d['lr']:.3g}, {d['lr_source']})")
 
     started = phase(5, 'evaluate: the held-out test set, against baselines')
@@ -525,7 +530,7 @@ def _phases(cfg: dict, data: pd.DataFrame, target, final: Path, tmp: Path, progr
     results['report'] = report
     seconds['evaluate'] = time.perf_counter() - started
     best = report.leaderboard.index[0]
-    _say(style, f"      {report.model} {report.metric} {report.metrics[report.metric]:.4g}; best on the leaderboard: {best}")
+    _say(progress, f"      {report.model} {report.metric} {report.metrics[report.metric]:.4g}; best on the leaderboard: {best}")
 
     started = phase(6, 'deploy: export the bundle (ONNX verified against PyTorch)')
     results['bundle'] = export_bundle(learn, prepared, tmp / 'bundle', report=report, **_arguments(cfg['deploy'], export_bundle))

@@ -163,3 +163,19 @@ def test_dlwork_run_on_a_file_and_on_a_folder_of_images(tmp_path, dlwork):
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((tmp_path / 'runs' / 'digits' / 'evaluate' / 'metrics.json').read_text())
     assert metrics['task'] == 'multiclass' and metrics['rows'] >= 50
+
+
+def test_run_workflow_with_tuning_trains_evaluates_and_exports_the_best_configuration(workdir):
+    "`--tune N`: the study in tune/, the best configuration retrained into train/ (with a checkpoint), evaluated and exported."
+    from dlwork.workflow import run_workflow
+    run = run_workflow(data={'example': 'penguins'}, name='penguins-tuned', tune={'trials': 3, 'epochs': 2},
+                       evaluate={'resamples': 100}, progress=False)
+    tuning = run.results['tuning']
+    assert len(tuning.trials) == 3 and (run.path / 'tune' / 'study.db').exists()
+    assert (run.path / 'train' / 'checkpoint.pth').exists()
+    design = json.loads((run.path / 'train' / 'training.json').read_text())['design']
+    for key, value in tuning.best_params.items():
+        if key in design:
+            assert design[key] == value, key
+    assert 'Tuning' in (run.path / 'report.html').read_text()
+    assert json.loads((run.path / 'bundle' / 'metadata.json').read_text())['model']['arch'] == design['arch']
