@@ -1446,6 +1446,9 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     "Clean, split, encode, scale and augment `data` for `problem`, check the splits for leaks, and build fastai DataLoaders."
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a dlwork Problem (see Problem.infer), not {type(problem).__name__}")
+    if problem.task == 'segmentation':
+        raise ValueError("segmentation problems can be explored (chapter 0) but not prepared yet: masks resized and "
+                         "augmented with their images are the next part of dlwork's segmentation work")
     check_choice(duplicates, ('drop', 'keep'), 'duplicates option')
     check_choice(bad_images, ('skip', 'raise'), 'bad_images option')
     if outliers is not None:

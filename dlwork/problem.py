@@ -23,13 +23,14 @@ from .core import (atomic_write, check_choice, check_columns, check_not_empty, d
                          figure_png, figure_style, html_page, list_names, markdown_table, to_python)
 
 # %% auto #0
-__all__ = ['IMAGE_EXTENSIONS', 'TASKS', 'MODALITIES', 'COLUMN_KINDS', 'METRICS', 'DEFAULT_METRICS', 'SEVERITIES',
-           'FINDING_COLUMNS', 'Example', 'list_examples', 'load_example', 'load_table', 'load_images', 'load_text',
-           'load_sequence', 'load_data', 'Metric', 'infer_column_kind', 'infer_task', 'Problem', 'summarize',
+__all__ = ['SHAPE_CODES', 'IMAGE_EXTENSIONS', 'MASK_FOLDERS', 'TASKS', 'MODALITIES', 'COLUMN_KINDS', 'METRICS', 'DEFAULT_METRICS',
+           'SEVERITIES', 'FINDING_COLUMNS', 'Example', 'list_examples', 'load_example', 'load_table', 'load_images',
+           'read_mask', 'segmentation_folder', 'load_segmentation', 'load_text', 'load_sequence', 'load_data',
+           'pixel_confusion', 'iou_per_class', 'Metric', 'infer_column_kind', 'infer_task', 'Problem', 'summarize',
            'target_summary', 'plot_target', 'plot_features', 'plot_feature_target', 'correlations', 'plot_correlations',
            'feature_relevance', 'distribution_shift', 'check_quality', 'image_stats', 'plot_images', 'plot_class_means',
-           'text_stats', 'top_words', 'plot_text_lengths', 'time_steps', 'plot_series', 'EDA', 'explore',
-           'column_report', 'explorer']
+           'mask_stats', 'pixel_frequencies', 'plot_overlays', 'plot_pixels', 'text_stats', 'top_words',
+           'plot_text_lengths', 'time_steps', 'plot_series', 'EDA', 'explore', 'column_report', 'explorer']
 
 # %% ../nbs/00_problem.ipynb #93b3f085
 def _data_dir() -> Path:
@@ -66,6 +67,54 @@ def _read_digits() -> pd.DataFrame:
     return pd.DataFrame({'image': list(bunch.images.astype(np.uint8)), 'label': bunch.target})
 
 
+SHAPE_CODES = ['background', 'circle', 'square', 'triangle']
+
+
+def _texture(rng, size: int) -> np.ndarray:
+    "A smooth random colour texture in [0, 1]: noise at three scales, upsampled."
+    from PIL import Image
+    out = np.zeros((size, size, 3))
+    for cells, weight in ((4, 0.6), (8, 0.3), (16, 0.1)):
+        coarse = (rng.random((cells, cells, 3)) * 255).astype(np.uint8)
+        out += weight * np.asarray(Image.fromarray(coarse).resize((size, size), Image.BICUBIC), dtype=float) / 255
+    return out
+
+
+def _polygon(cx: float, cy: float, r: float, corners: int, angle: float) -> list:
+    return [(cx + r * math.cos(angle + 2 * math.pi * k / corners), cy + r * math.sin(angle + 2 * math.pi * k / corners))
+            for k in range(corners)]
+
+
+def _read_shapes(n: int = 1000, size: int = 64, seed: int = 0) -> pd.DataFrame:
+    """Generated images: 1–3 circles, squares and triangles of random colours and sizes, overlapping, on textured noisy
+    backgrounds, with masks of class indices (`SHAPE_CODES`); colour alone cannot tell a shape from the background."""
+    from PIL import Image, ImageDraw
+    rng = np.random.default_rng(seed)
+    images, masks = [], []
+    for _ in range(n):
+        background = np.clip(0.5 * rng.random(3) + 0.5 * _texture(rng, size), 0, 1)
+        canvas = Image.fromarray((background * 255).astype(np.uint8))
+        mask = Image.new('L', (size, size), 0)
+        paint, label = ImageDraw.Draw(canvas), ImageDraw.Draw(mask)
+        for _ in range(int(rng.integers(1, 4))):
+            cls, r = int(rng.integers(1, 4)), float(rng.uniform(0.09, 0.25) * size)
+            cx, cy = rng.uniform(r, size - r, 2)
+            colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+            if cls == 1:
+                for draw, fill in ((paint, colour), (label, cls)):
+                    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
+            else:
+                corners = _polygon(cx, cy, r, 4 if cls == 2 else 3, float(rng.uniform(0, 2 * math.pi)))
+                for draw, fill in ((paint, colour), (label, cls)):
+                    draw.polygon(corners, fill=fill)
+        noisy = np.asarray(canvas, dtype=float) + rng.normal(0, 12, (size, size, 3))
+        images.append(np.clip(noisy, 0, 255).astype(np.uint8))
+        masks.append(np.asarray(mask, dtype=np.uint8))
+    frame = pd.DataFrame({'image': images, 'mask': masks})
+    frame.attrs['codes'] = list(SHAPE_CODES)
+    return frame
+
+
 _EXAMPLES = {
     'penguins': dict(target='species', modality='tabular',
                      read=lambda: pd.read_csv(_data_dir() / 'penguins.csv'),
@@ -99,6 +148,10 @@ _EXAMPLES = {
                    description='Northern Hemisphere sea-ice extent (million km²), 1980–2019, '
                                'every other day until August 1987, then daily',
                    source='NSIDC Sea Ice Index, as shipped in the seaborn example data'),
+    'shapes': dict(target='mask', modality='image', read=_read_shapes,
+                   description='1,000 generated 64×64 images of circles, squares and triangles (overlapping, of random '
+                               'colours and sizes) on textured, noisy backgrounds, with a class for every pixel',
+                   source='generated by dlwork (seeded), for segmentation'),
 }
 
 # %% ../nbs/00_problem.ipynb #e2dd0ecc
@@ -214,6 +267,119 @@ def load_images(source,  # a folder with one sub-folder of images per class, or 
         raise ValueError(f"there are {len(images)} images but {len(labels)} labels: give one label per image")
     return pd.DataFrame({image_col: list(images), label_col: labels})
 
+# %% ../nbs/00_problem.ipynb #c023eca9
+MASK_FOLDERS = ('masks', 'labels', 'annotations')  # names of the mask folder beside an `images` folder
+
+
+def _mask_name(value) -> str:
+    "How an error names a mask: its path (the end of it, when long), or 'array'."
+    if isinstance(value, np.ndarray):
+        return "'array'"
+    text = str(value)
+    return repr(text if len(text) <= 60 else '…' + text[-59:])
+
+
+def read_mask(value,  # a mask: an array of class indices, or the path of a PNG of class indices (or of palette colours)
+              palette: dict | None = None,  # class name → (r, g, b), for masks drawn in colours; its order gives the indices
+             ) -> np.ndarray:  # (height, width) class indices, uint8 (int32 above 255 classes)
+    "A segmentation mask as an array of class indices, decoding palette colours through `palette` (an unknown colour is an error naming it)."
+    if isinstance(value, np.ndarray):
+        arr = value
+    else:
+        from PIL import Image
+        try:
+            with Image.open(value) as im:
+                arr = np.asarray(im.convert('RGB') if palette is not None and im.mode != 'RGB' else im)
+        except Exception as e:
+            raise ValueError(f"cannot read the mask {_mask_name(value)}: {type(e).__name__}: {e}") from None
+    if palette is None:
+        if arr.ndim != 2:
+            raise ValueError(f"the mask {_mask_name(value)} has shape {arr.shape}: a mask of "
+                             "class indices has one value per pixel; for masks drawn in colours give `palette`")
+        return arr
+    if arr.ndim != 3 or arr.shape[2] < 3:
+        raise ValueError(f"the mask {_mask_name(value)} has shape {arr.shape}, not colours (height, width, 3)")
+    colours = {tuple(int(c) for c in rgb): i for i, rgb in enumerate(palette.values())}
+    flat = arr[..., :3].reshape(-1, 3).astype(np.int64)
+    keys = (flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]
+    found, inverse = np.unique(keys, return_inverse=True)
+    lookup = {(r << 16) | (g << 8) | b: i for (r, g, b), i in colours.items()}
+    unknown = [int(k) for k in found if int(k) not in lookup]
+    if unknown:
+        rgb = tuple((unknown[0] >> s) & 255 for s in (16, 8, 0))
+        raise ValueError(f"the mask {_mask_name(value)} has the colour {rgb}, which is not in the palette "
+                         f"({list_names([f'{n}={tuple(c)}' for n, c in palette.items()], 6)})")
+    codes = np.array([lookup[int(k)] for k in found])
+    return codes[inverse].reshape(arr.shape[:2]).astype(np.uint8 if len(palette) <= 256 else np.int32)
+
+
+def _missing_value(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _codes_file(folder: Path) -> list | None:
+    "The class names of a `codes.txt` (one per line, the line number is the mask value), as fastai's CamVid has one."
+    path = folder / 'codes.txt'
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()] if path.exists() else None
+
+
+def _mask_for(image: Path, masks: Path):
+    "The mask file of `image` in `masks`: the same name (any image extension), or CamVid's `<name>_P.<ext>`."
+    for stem in (image.stem, f'{image.stem}_P', f'{image.stem}_mask'):
+        for path in [masks / f'{stem}{image.suffix}'] + [masks / f'{stem}{e}' for e in IMAGE_EXTENSIONS]:
+            if path.exists():
+                return str(path)
+    return None
+
+
+def segmentation_folder(path: str | Path,  # a folder
+                       ) -> bool:  # whether it holds an `images` folder and a mask folder (see `MASK_FOLDERS`)
+    "Whether a folder is laid out for segmentation: `images/` beside `masks/` (or `labels/`, `annotations/`)."
+    path = Path(path)
+    return (path / 'images').is_dir() and any((path / m).is_dir() for m in MASK_FOLDERS)
+
+
+def load_segmentation(source,  # a folder with `images/` and `masks/` (or `labels/`: CamVid), or a CSV/table of image and mask paths
+                      masks: str | Path | None = None,  # the mask folder, when `source` is the image folder itself
+                      codes: list | str | Path | None = None,  # class names (index = mask value), or a codes.txt; default: codes.txt beside the images
+                      palette: dict | None = None,  # class name → (r, g, b) for masks drawn in colours (they are decoded here)
+                      image_col: str = 'image',  # the image column (of a table; the name of the output column)
+                      mask_col: str = 'mask',  # the mask column
+                     ) -> pd.DataFrame:  # one row per image: its path and its mask's path (None when it has none); codes in `.attrs['codes']`
+    "Load images with their segmentation masks, laid out the usual ways; images without a mask are kept (with None) for `explore` to report."
+    source = Path(source) if isinstance(source, (str, Path)) else source
+    if isinstance(source, Path) and source.is_dir():
+        root = source
+        if masks is None:
+            if not segmentation_folder(root):
+                raise ValueError(f"'{root}' has no `images/` folder beside a mask folder ({', '.join(MASK_FOLDERS)}); give the "
+                                 "mask folder with masks=…, or a table of image and mask paths")
+            images, masks = root / 'images', next(root / m for m in MASK_FOLDERS if (root / m).is_dir())
+        else:
+            images, masks = root, Path(masks)
+            if not masks.is_dir():
+                raise FileNotFoundError(f"no mask folder at '{masks}'")
+        files = sorted(p for p in images.rglob('*') if p.is_file() and _is_image_file(p))
+        if not files:
+            raise ValueError(f"found no images in '{images}' (extensions {', '.join(IMAGE_EXTENSIONS)})")
+        frame = pd.DataFrame({image_col: [str(p) for p in files], mask_col: [_mask_for(p, masks) for p in files]})
+        codes = codes if codes is not None else (_codes_file(root) or _codes_file(images) or _codes_file(masks))
+    else:
+        frame = load_table(source)
+        check_columns(frame, [image_col, mask_col], 'column')
+        if isinstance(source, Path):  # paths in a table are relative to the table
+            for col in (image_col, mask_col):
+                frame[col] = [v if not isinstance(v, str) or Path(v).is_absolute() else str(source.parent / v) for v in frame[col]]
+    if isinstance(codes, (str, Path)):  # a file of class names, one per line
+        codes = [line.strip() for line in Path(codes).read_text().splitlines() if line.strip()]
+    if palette is not None:
+        palette = {str(k): tuple(v) for k, v in palette.items()}
+        frame[mask_col] = [None if _missing_value(v) else read_mask(v, palette) for v in frame[mask_col]]
+        codes = codes or list(palette)
+    if codes is not None:
+        frame.attrs['codes'] = [str(c) for c in codes]
+    return frame
+
 # %% ../nbs/00_problem.ipynb #5f69256b
 def load_text(source,  # a DataFrame or the path of a table (see `load_table`)
               text: str,  # the column holding the text
@@ -260,14 +426,14 @@ def load_sequence(source,  # a DataFrame or the path of a table (see `load_table
     return df.sort_values(keys, kind='stable').reset_index(drop=True)
 
 # %% ../nbs/00_problem.ipynb #05df11ae
-def load_data(source,  # a DataFrame, a table's path, or a folder with one sub-folder of images per class
+def load_data(source,  # a DataFrame, a table's path, a folder with one sub-folder of images per class, or images/ + masks/
               time: str | None = None,  # for sequences: the column that orders the rows (see `load_sequence`)
               text: str | None = None,  # for text: the column holding the text (see `load_text`)
               **kwargs,  # passed on to the loader
              ) -> pd.DataFrame:
-    "Load any supported data: a folder goes to `load_images`, a table with `time` to `load_sequence`, with `text` to `load_text`."
+    "Load any supported data: a folder to `load_segmentation` (images/ + masks/) or `load_images`, a table with `time` to `load_sequence`, with `text` to `load_text`."
     if isinstance(source, (str, Path)) and Path(source).is_dir():
-        return load_images(source, **kwargs)
+        return load_segmentation(source, **kwargs) if segmentation_folder(source) else load_images(source, **kwargs)
     if time is not None:
         return load_sequence(source, time=time, **kwargs)
     if text is not None:
@@ -275,7 +441,7 @@ def load_data(source,  # a DataFrame, a table's path, or a folder with one sub-f
     return load_table(source, **kwargs)
 
 # %% ../nbs/00_problem.ipynb #71a5bc4e
-TASKS = ('binary', 'multiclass', 'multilabel', 'regression')
+TASKS = ('binary', 'multiclass', 'multilabel', 'regression', 'segmentation')
 MODALITIES = ('tabular', 'image', 'text', 'sequence')
 COLUMN_KINDS = ('continuous', 'categorical', 'text', 'datetime', 'id', 'image', 'ignored')
 _CLASSIFICATION = ('binary', 'multiclass', 'multilabel')
@@ -332,6 +498,45 @@ def _r2(y_true, y_pred, proba, classes, multilabel):
     return r2_score(y_true, y_pred)
 
 
+def pixel_confusion(y_true,  # true masks of class indices (any shape)
+                    y_pred,  # predicted masks, the same shape
+                    n: int,  # the number of classes
+                   ) -> np.ndarray:  # n × n pixel counts: rows are true classes, columns predicted ones
+    "Pixels of each (true class, predicted class); pixels whose true value is outside 0…n-1 (e.g. 255, 'void') are left out."
+    t, p = np.asarray(y_true).ravel().astype(np.int64), np.asarray(y_pred).ravel().astype(np.int64)
+    keep = (t >= 0) & (t < n)
+    return np.bincount(t[keep] * n + np.clip(p[keep], 0, n - 1), minlength=n * n).reshape(n, n)
+
+
+def _n_classes(y_true, y_pred, proba, classes) -> int:
+    if classes is not None:
+        return len(classes)
+    return proba.shape[1] if proba is not None else int(max(np.max(y_true), np.max(y_pred))) + 1
+
+
+def iou_per_class(cm: np.ndarray,  # from `pixel_confusion`
+                 ) -> np.ndarray:  # intersection over union of each class; NaN for a class in neither truth nor prediction
+    "Intersection over union (Jaccard index) of each class, from a pixel confusion matrix."
+    inter = np.diag(cm).astype(float)
+    union = cm.sum(0) + cm.sum(1) - inter
+    return np.divide(inter, union, out=np.full(len(cm), np.nan), where=union > 0)
+
+
+def _mean_iou(y_true, y_pred, proba, classes, multilabel):
+    return np.nanmean(iou_per_class(pixel_confusion(y_true, y_pred, _n_classes(y_true, y_pred, proba, classes))))
+
+
+def _dice(y_true, y_pred, proba, classes, multilabel):
+    cm = pixel_confusion(y_true, y_pred, _n_classes(y_true, y_pred, proba, classes))
+    denominator = cm.sum(0) + cm.sum(1)
+    return np.nanmean(np.divide(2 * np.diag(cm), denominator, out=np.full(len(cm), np.nan), where=denominator > 0))
+
+
+def _pixel_accuracy(y_true, y_pred, proba, classes, multilabel):
+    cm = pixel_confusion(y_true, y_pred, _n_classes(y_true, y_pred, proba, classes))
+    return np.trace(cm) / max(cm.sum(), 1)
+
+
 @dataclass(frozen=True)
 class Metric:
     "An evaluation metric: its name, the tasks it fits, its direction and what it is computed from."
@@ -354,7 +559,11 @@ class Metric:
             proba = np.asarray(proba, dtype=float)
         if self.needs_proba and proba is None:
             raise ValueError(f"metric {self.name!r} needs predicted probabilities (`proba`)")
-        multilabel = y_true.ndim == 2
+        multilabel = y_true.ndim == 2 and 'segmentation' not in self.tasks
+        if y_pred is None and 'segmentation' in self.tasks:  # masks: probabilities are (images, classes, height, width)
+            if proba is None:
+                raise ValueError(f"metric {self.name!r} needs predicted masks (`y_pred`) or probabilities (`proba`)")
+            y_pred = proba.argmax(1)
         if y_pred is None:
             if proba is None:
                 raise ValueError(f"metric {self.name!r} needs predictions (`y_pred`) or probabilities (`proba`)")
@@ -382,12 +591,17 @@ METRICS = {m.name: m for m in [
     Metric('mse', ('regression',), False, False, 'mean squared error', _mse),
     Metric('mae', ('regression',), False, False, 'mean absolute error, in the units of the target', _mae),
     Metric('r2', ('regression',), True, False, 'coefficient of determination: share of the variance explained', _r2),
+    Metric('mean_iou', ('segmentation',), True, False, 'intersection over union (Jaccard) of each class, averaged over '
+           'the classes', _mean_iou),
+    Metric('dice', ('segmentation',), True, False, 'Dice coefficient (F1 over pixels) of each class, averaged', _dice),
+    Metric('pixel_accuracy', ('segmentation',), True, False, 'share of pixels given their true class', _pixel_accuracy),
 ]}
 
 DEFAULT_METRICS = {'binary': ['accuracy', 'f1_macro', 'roc_auc', 'log_loss'],
                    'multiclass': ['accuracy', 'f1_macro', 'roc_auc', 'log_loss'],
                    'multilabel': ['accuracy', 'f1_macro', 'roc_auc', 'log_loss'],
-                   'regression': ['rmse', 'mae', 'r2']}
+                   'regression': ['rmse', 'mae', 'r2'],
+                   'segmentation': ['mean_iou', 'dice', 'pixel_accuracy']}
 
 # %% ../nbs/00_problem.ipynb #6c05187a
 _ID_WORDS = re.compile(r'(^|[_\s.\-])(id|ids|uuid|guid|key|identifier)$|^(index|rowid|row_id)$', re.I)
@@ -512,9 +726,33 @@ def _single_class_error(name, cls, n):
                       f"tell apart. Check how the data was filtered, or choose another target")
 
 
+def _is_mask(v) -> bool:
+    "A mask of class indices: a 2-D array of whole numbers, or the path of an image file."
+    if isinstance(v, np.ndarray):
+        return v.ndim == 2 and v.dtype.kind in 'iu'
+    return isinstance(v, (str, Path)) and _is_image_file(v)
+
+
+def _mask_classes(values: pd.Series, codes) -> tuple:
+    "(class names, reason) of a column of masks: the code table if given, else the values found in a sample."
+    if codes is not None:
+        return [str(c) for c in codes], f'masks of class indices, {len(codes)} classes from the code table'
+    top = 0
+    for v in _spread_sample(values, 50):
+        try:
+            top = max(top, int(read_mask(v).max()))
+        except ValueError:  # an unreadable mask: `explore` reports it
+            continue
+    if top >= 100:
+        raise ValueError(f"mask values go up to {top}: give the code table (codes=[...], or a codes.txt) naming the "
+                         "class of each value")
+    return [str(i) for i in range(top + 1)], f'masks of class indices 0…{top} (no code table: name them with codes=[...])'
+
+
 def infer_task(y,  # the target: a column, or a frame of several 0/1 columns (multi-label)
                max_classes: int = 20,  # whole-number targets with at most this many distinct values are classes
                label_delim: str | None = None,  # for text targets holding several labels, e.g. 'cat;dog', the separator
+               codes: list | None = None,  # segmentation: the class name of each mask value (index = value)
               ) -> tuple:  # (task, classes, reason): task from `TASKS`, classes a list or None, reason in a few words
     "Infer the task from the target's values, and say why."
     if isinstance(y, pd.DataFrame):
@@ -529,6 +767,9 @@ def infer_task(y,  # the target: a column, or a frame of several 0/1 columns (mu
     if len(values) == 0:
         raise ValueError(f"target {name!r} has no values: all {len(y)} rows are missing")
     sample = _spread_sample(values)
+    if y.dtype == object and all(_is_mask(v) for v in sample):
+        classes, reason = _mask_classes(values, codes)
+        return 'segmentation', classes, reason
     if y.dtype == object and all(_is_list_like(v) for v in sample):
         classes = _sorted_classes({label for v in values for label in v})
         return 'multilabel', classes, f'lists of labels, {len(classes)} distinct labels'
@@ -557,7 +798,8 @@ def infer_task(y,  # the target: a column, or a frame of several 0/1 columns (mu
 
 # %% ../nbs/00_problem.ipynb #5a8266a9
 _TASK_NAMES = {'binary': 'binary classification', 'multiclass': 'multi-class classification',
-               'multilabel': 'multi-label classification', 'regression': 'regression'}
+               'multilabel': 'multi-label classification', 'regression': 'regression',
+               'segmentation': 'segmentation'}
 _OVERRIDES = {'continuous': 'continuous', 'categorical': 'categorical', 'text': 'text', 'datetime': 'datetime',
               'ids': 'id', 'ignore': 'ignored'}
 _BY_YOU = 'set by you'
@@ -613,7 +855,7 @@ class Problem:
                  task: str,  # one of `TASKS`: 'binary', 'multiclass', 'multilabel', 'regression'
                  modality: str = 'tabular',  # one of `MODALITIES`: 'tabular', 'image', 'text', 'sequence'
                  columns: dict | None = None,  # feature columns by kind (keys from `COLUMN_KINDS`)
-                 classes: list | None = None,  # class names, in order (classification only)
+                 classes: list | None = None,  # class names, in order (classification; segmentation: of each mask value)
                  metrics: list | None = None,  # metric names from `METRICS`; the first is the main one (default: by task)
                  time: str | None = None,  # for sequences: the column that orders the rows
                  label_delim: str | None = None,  # for multi-label text targets: the separator between labels
@@ -626,11 +868,11 @@ class Problem:
         columns = columns or {}
         for kind in columns:
             check_choice(kind, COLUMN_KINDS, 'column kind')
-        if task in _CLASSIFICATION and not classes:
+        if (task in _CLASSIFICATION or task == 'segmentation') and not classes:
             raise ValueError(f"a {task} problem needs its `classes`")
         self.target, self.task, self.modality = target, task, modality
         self.columns = {kind: list(columns.get(kind, [])) for kind in COLUMN_KINDS}
-        self.classes = [to_python(c) for c in classes] if task in _CLASSIFICATION else None
+        self.classes = [to_python(c) for c in classes] if task in _CLASSIFICATION or task == 'segmentation' else None
         self.metrics = _check_metrics(metrics if metrics is not None else DEFAULT_METRICS[task], task)
         self.time, self.label_delim, self.n_rows = time, label_delim, n_rows
         self.dtypes = dict(dtypes or {})
@@ -713,13 +955,14 @@ class Problem:
               max_card: int = 10,  # whole-number columns with at most this many distinct values are categorical
               max_classes: int = 20,  # whole-number targets with at most this many distinct values are classes
               label_delim: str | None = None,  # separator of several labels in one text value (multi-label)
+              codes: list | None = None,  # segmentation: the class of each mask value (index = value); default: data.attrs['codes']
              ) -> Problem:
         "Infer the problem from `data` and its `target`; every argument you give overrides the inference."
         check_not_empty(data)
         targets = list(target) if isinstance(target, (list, tuple)) else [target]
         check_columns(data, targets, 'target column')
         y = data[targets[0]] if len(targets) == 1 else data[targets]
-        inferred, classes, task_reason = infer_task(y, max_classes, label_delim)
+        inferred, classes, task_reason = infer_task(y, max_classes, label_delim, codes if codes is not None else data.attrs.get('codes'))
         if task is not None:
             check_choice(task, TASKS, 'task')
             classes = _task_override(y, task, inferred, classes, max_classes)
@@ -910,7 +1153,7 @@ def summarize(df: pd.DataFrame,  # the data
 # %% ../nbs/00_problem.ipynb #248e633f
 def _single_target(problem: Problem) -> bool:
     "Is there one target column holding one label or value per row (not multi-label, not several targets)?"
-    return problem.task != 'multilabel' and len(problem.targets) == 1
+    return problem.task not in ('multilabel', 'segmentation') and len(problem.targets) == 1
 
 
 def _label_matrix(df: pd.DataFrame, problem: Problem) -> pd.DataFrame:
@@ -928,6 +1171,8 @@ def target_summary(df: pd.DataFrame,  # the data, target included
                   ) -> pd.DataFrame:  # classes: count and share of each; regression: count, mean, quantiles, skew
     "The distribution of the target: rows per class (or per label), or summary statistics of a numeric target."
     problem.validate(df)
+    if problem.task == 'segmentation':
+        return pixel_frequencies(df, problem)
     if problem.task == 'multilabel':
         m = _label_matrix(df, problem)
         return pd.DataFrame({'count': m.sum(), 'share': (m.mean()).round(4)}).rename_axis('label')
@@ -1198,6 +1443,8 @@ def _feature_names(df, problem) -> list:
 
 
 def _check_target(df, problem) -> list:
+    if problem.task == 'segmentation':  # masks: see _check_segmentation
+        return []
     out = []
     missing = df[problem.targets].isna().any(axis=1)
     if missing.any():
@@ -1359,6 +1606,8 @@ def _check_modality(df, problem, tables) -> list:
             out.append(_finding('image_sizes', 'low', f"images come in {len(sizes)} sizes, the most common "
                                 f"{sizes.idxmax()[0]}×{sizes.idxmax()[1]} ({sizes.max()} images)",
                                 'resize them to one size when preparing the data (fastai `Resize`)', problem.columns['image']))
+    if problem.task == 'segmentation':
+        out.extend(_check_segmentation(df, problem, tables))
     for col in problem.columns['text']:
         blank = df[col].isna() | df[col].astype(str).str.strip().eq('')
         if blank.any():
@@ -1536,7 +1785,7 @@ def image_stats(df: pd.DataFrame,  # the data: an image column and the target
         rows.append(row)
     out = pd.DataFrame(rows, index=values.index,
                        columns=['image', 'height', 'width', 'channels', 'mean', 'std', 'readable', 'error'])
-    if problem.target in df.columns:
+    if problem.target in df.columns and problem.task != 'segmentation':
         out['label'] = df.loc[values.index, problem.target]
     return out
 
@@ -1594,6 +1843,142 @@ def plot_class_means(df: pd.DataFrame,  # the data: an image column and the targ
         ax.set_axis_off()
         ax.set_title(_short(cls, 14), fontsize=8)
     return fig
+
+# %% ../nbs/00_problem.ipynb #8f4bafe1
+def _masks(df: pd.DataFrame, problem: Problem, max_images: int):
+    "(index, image column value, mask array or None, error text) for a spread sample of the rows."
+    col = problem.columns['image'][0]
+    sample = _spread_sample(df[problem.target].where(df[problem.target].notna(), None).astype(object), max_images)
+    for idx, value in sample.items():
+        if _missing_value(value):
+            yield idx, df.at[idx, col], None, 'no mask'
+            continue
+        try:
+            yield idx, df.at[idx, col], read_mask(value), ''
+        except ValueError as e:
+            yield idx, df.at[idx, col], None, str(e)
+
+
+def mask_stats(df: pd.DataFrame,  # the data: an image column and a mask column (the target)
+               problem: Problem,  # a segmentation problem
+               max_images: int = 2000,  # look at most at this many images, spread over the data
+              ) -> pd.DataFrame:  # per image: image and mask sizes, whether they match, coverage, classes present, unknown values, error
+    "Each mask against its image: sizes, the share of pixels not background, the classes it holds and values outside the codes."
+    n = len(problem.classes)
+    rows = {}
+    for idx, image, mask, error in _masks(df, problem, max_images):
+        row = dict(image=image if isinstance(image, str) else f'array {idx}', error=error)
+        try:
+            shape = _read_image(image).shape[:2]
+            row.update(image_height=shape[0], image_width=shape[1])
+        except Exception as e:
+            row['error'] = row['error'] or f'image: {type(e).__name__}: {e}'
+            shape = None
+        if mask is not None:
+            values = np.unique(mask)
+            row.update(mask_height=mask.shape[0], mask_width=mask.shape[1], size_matches=shape == mask.shape[:2],
+                       coverage=float((mask != 0).mean()), classes=' '.join(str(problem.classes[v]) for v in values if v < n),
+                       unknown=' '.join(str(int(v)) for v in values if v >= n))
+        rows[idx] = row
+    return pd.DataFrame.from_dict(rows, orient='index').reindex(
+        columns=['image', 'image_height', 'image_width', 'mask_height', 'mask_width', 'size_matches', 'coverage', 'classes',
+                 'unknown', 'error'])
+
+
+def pixel_frequencies(df: pd.DataFrame,  # the data: an image column and a mask column (the target)
+                      problem: Problem,  # a segmentation problem
+                      max_images: int = 2000,  # count at most this many masks, spread over the data
+                     ) -> pd.DataFrame:  # per class: pixels, share of pixels, images holding it
+    "How often each class occurs: its share of all pixels and the share of images that hold it."
+    n = len(problem.classes)
+    pixels, images, total, counted = np.zeros(n, np.int64), np.zeros(n, np.int64), 0, 0
+    for _, _, mask, _ in _masks(df, problem, max_images):
+        if mask is None:
+            continue
+        counts = np.bincount(mask.ravel()[mask.ravel() < n].astype(np.int64), minlength=n)
+        pixels, images, total, counted = pixels + counts, images + (counts > 0), total + mask.size, counted + 1
+    return pd.DataFrame({'pixels': pixels, 'share': (pixels / max(total, 1)).round(4),
+                         'images': (images / max(counted, 1)).round(4)}, index=pd.Index(problem.classes, name='class'))
+
+
+def _colour_mask(mask: np.ndarray, n: int) -> np.ndarray:
+    "A mask in colours (background transparent), for drawing over its image."
+    from matplotlib import colormaps
+    colours = colormaps['tab10'](np.arange(max(n, 1)) % 10)
+    out = colours[np.clip(mask, 0, n - 1)]
+    out[..., 3] = np.where(mask == 0, 0, 0.55)
+    return out
+
+
+def plot_overlays(df: pd.DataFrame,  # the data: an image column and a mask column (the target)
+                  problem: Problem,  # a segmentation problem
+                  n: int = 12,  # images shown
+                 ):
+    "Example images with their masks drawn over them, one colour per class; returns the `Figure`."
+    from matplotlib.patches import Patch
+    col, k = problem.columns['image'][0], len(problem.classes)
+    fig, axes = figure_grid(n, ncols=min(n, 6), width=1.6, height=1.7)
+    shown = df[df[problem.target].notna()].head(n)
+    for ax, (_, row) in zip(axes, shown.iterrows()):
+        ax.set_axis_off()
+        try:
+            image, mask = _read_image(row[col]), read_mask(row[problem.target])
+        except Exception:
+            continue
+        ax.imshow(image, cmap='gray' if image.ndim == 2 else None)
+        if mask.shape == image.shape[:2]:
+            ax.imshow(_colour_mask(mask, k))
+    handles = [Patch(color=_colour_mask(np.array([[i]]), k)[0, 0, :3], label=str(c)) for i, c in enumerate(problem.classes) if i]
+    fig.legend(handles=handles, loc='outside lower center', ncols=min(len(handles), 6), fontsize=7, frameon=False)
+    return fig
+
+
+def plot_pixels(pixels: pd.DataFrame,  # from `pixel_frequencies`
+                stats: pd.DataFrame,  # from `mask_stats`
+               ):
+    "The share of pixels per class, and how much of each image its mask covers; returns the `Figure`."
+    import seaborn as sns
+    with figure_style():
+        fig, (left, right) = figure_grid(2, ncols=2, width=4.4, height=3)
+        sns.barplot(x=pixels['share'].to_numpy(), y=[_short(c, 18) for c in pixels.index], ax=left, orient='h', color='C0')
+        left.set(xlabel='share of all pixels', ylabel='', title='pixels per class')
+        sns.histplot(stats['coverage'].dropna(), ax=right, bins=20)
+        right.set(xlabel='share of the image that is not background', title='mask coverage')
+    return fig
+
+
+def _check_segmentation(df, problem, tables) -> list:
+    "Findings for masks: missing, unreadable, of another size than their image, with values outside the codes, or empty."
+    stats = _cached(tables, 'masks', lambda: mask_stats(df, problem))
+    out, cols = [], [problem.target]
+    none = stats['error'].eq('no mask')
+    if none.any():
+        out.append(_finding('missing_mask', 'medium', f"{int(none.sum())} images have no mask, e.g. {_short(stats.loc[none, 'image'].iloc[0], 60)!r}",
+                            'add their masks, or leave them out: `prepare` skips images without a mask and lists them', cols, int(none.sum())))
+    bad = stats['error'].ne('') & ~none
+    if bad.any():
+        out.append(_finding('unreadable_masks', 'high', f"{int(bad.sum())} masks or images cannot be read, e.g. "
+                            f"{_short(stats.loc[bad, 'error'].iloc[0], 90)}", 'replace or remove them; `prepare` skips and lists them',
+                            cols, int(bad.sum())))
+    mismatch = stats['size_matches'].eq(False)
+    if mismatch.any():
+        first = stats[mismatch].iloc[0]
+        out.append(_finding('mask_size', 'high', f"{int(mismatch.sum())} masks differ in size from their image, e.g. "
+                            f"{_short(first['image'], 50)!r}: image {first['image_height']:.0f}×{first['image_width']:.0f}, mask "
+                            f"{first['mask_height']:.0f}×{first['mask_width']:.0f}", 'the mask must label every pixel of its own '
+                            'image: re-export the masks at the image size', cols, int(mismatch.sum())))
+    unknown = stats['unknown'].fillna('').ne('')
+    if unknown.any():
+        values = sorted({int(v) for s in stats.loc[unknown, 'unknown'] for v in s.split()})
+        out.append(_finding('unknown_classes', 'high', f"{int(unknown.sum())} masks hold values outside the {len(problem.classes)} "
+                            f"codes ({', '.join(map(str, values[:8]))})", 'give the full code table (codes=…, or codes.txt), '
+                            'or map those values to a class', cols, int(unknown.sum())))
+    empty = stats['coverage'].eq(0)
+    if empty.any():
+        out.append(_finding('empty_masks', 'low', f"{int(empty.sum())} masks are background only ({_pct(empty.sum(), len(stats))})",
+                            'fine if those images really hold nothing; otherwise they teach the model to miss objects', cols,
+                            int(empty.sum())))
+    return out
 
 # %% ../nbs/00_problem.ipynb #8ef376f3
 _WORD = re.compile(r"[a-z][a-z']*")
@@ -1738,7 +2123,8 @@ class EDA:
         p = self.problem
         yield 'Findings', 'Data-quality findings, most severe first.', 'findings', None
         yield 'Columns', 'One row per column: kind, type, missing values, range and most frequent values.', 'summary', None
-        yield 'Target', f'Distribution of {p.target!r}.', 'target', 'target'
+        yield 'Target', (f'Pixels per class in the masks of {p.target!r}, and how much of each image they cover.'
+                         if p.task == 'segmentation' else f'Distribution of {p.target!r}.'), 'target', 'target'
         for name, heading, text in _REPORT_PARTS:
             if name in self.tables or name in self.figures:
                 yield heading, text, name if name in self.tables else None, name if name in self.figures else None
@@ -1776,6 +2162,9 @@ _REPORT_PARTS = [
     ('relevance', 'Relevance', 'Association of each feature with the target, and the cross-validated score of a decision '
      'tree that sees only that feature (a score near 1 suggests leakage).'),
     ('images', 'Images', 'Size and brightness of each image (a sample), and whether it could be read.'),
+    ('masks', 'Masks', 'Each mask against its image: sizes, coverage (share of pixels not background), classes present, '
+     'values outside the code table.'),
+    ('overlays', 'Images and masks', 'Example images with their masks drawn over them, one colour per class.'),
     ('samples', 'Examples', 'Example images, one row per class.'),
     ('class_means', 'Mean image per class', 'The average image of each class.'),
     ('text_lengths', 'Text length', 'Words per text, by class.'),
@@ -1798,7 +2187,11 @@ def explore(data: pd.DataFrame,  # the data, target included
         problem = Problem.infer(data, problem)
     problem.validate(data)
     tables, figures = {'summary': summarize(data, problem), 'target': target_summary(data, problem)}, {}
-    figures['target'] = plot_target(data, problem)
+    if problem.task == 'segmentation':
+        tables['masks'] = mask_stats(data, problem)
+        figures['target'] = plot_pixels(tables['target'], tables['masks'])
+    else:
+        figures['target'] = plot_target(data, problem)
     plotted = _feature_columns(data, problem, kinds=('continuous', 'categorical') if problem.modality != 'tabular' else _PLOTTED_KINDS)
     if plotted:
         figures['features'] = plot_features(data, problem, plotted, max_columns)
@@ -1811,8 +2204,11 @@ def explore(data: pd.DataFrame,  # the data, target included
         tables['relevance'] = feature_relevance(data, problem)
     if problem.modality == 'image':
         tables['images'] = image_stats(data, problem)
-        figures['samples'] = plot_images(data, problem)
-        figures['class_means'] = plot_class_means(data, problem)
+        if problem.task == 'segmentation':
+            figures['overlays'] = plot_overlays(data, problem)
+        else:
+            figures['samples'] = plot_images(data, problem)
+            figures['class_means'] = plot_class_means(data, problem)
     if problem.columns['text']:
         tables['text_lengths'] = text_stats(data, problem)
         figures['text_lengths'] = plot_text_lengths(data, problem)

@@ -105,6 +105,7 @@ BAD = {
     'a config with an unknown key': (['run', '--config', 'unknown.yaml'], "unknown key 'train.epoch' (did you mean 'epochs'?)"),
     'a config with a wrong type': (['run', '--config', 'wrong.yaml'], "key 'prepare.valid': input should be a valid number"),
     'an unknown example': (['run', '--example', 'pengiuns'], "there is no example called 'pengiuns' (did you mean 'penguins'?)"),
+    'segmentation, explored but not yet prepared': (['run', '--example', 'shapes'], 'segmentation problems can be explored'),
 }
 
 
