@@ -677,6 +677,15 @@ class Predictor:
         return self._version
 
     # ---- input checks
+    def _check_rows(self, frame: pd.DataFrame, empty: str, needs: str):
+        "Refuse a frame without rows, or without a column of the schema (naming it and what the model needs)."
+        if not len(frame):
+            raise ValueError(f'there are no rows to predict ({empty})')
+        missing = [c for c in self.schema if c not in frame.columns]
+        if missing:
+            raise ValueError(f"missing column {missing[0]!r}{did_you_mean(missing[0], frame.columns)}; {needs}"
+                             f"{list_names(list(self.schema))}")
+
     def _frame(self, data) -> pd.DataFrame:
         "Any supported input as a DataFrame of raw rows, checked against the schema."
         column = next(iter(self.schema))
@@ -695,12 +704,7 @@ class Predictor:
         if not isinstance(data, pd.DataFrame):
             raise TypeError(f"cannot predict from a {type(data).__name__}; give a DataFrame, a dict or a list of dicts"
                             + (', texts' if self.modality == 'text' else ', images (paths, bytes or arrays)' if self.modality == 'image' else ''))
-        if not len(data):
-            raise ValueError('there are no rows to predict (an empty batch)')
-        missing = [c for c in self.schema if c not in data.columns]
-        if missing:
-            raise ValueError(f"missing column {missing[0]!r}{did_you_mean(missing[0], data.columns)}; the model needs: "
-                             f"{list_names(list(self.schema))}")
+        self._check_rows(data, 'an empty batch', 'the model needs: ')
         frame = data[list(self.schema)].reset_index(drop=True).copy()
         for c, s in self.schema.items():
             if s['type'] == 'number':
@@ -745,12 +749,7 @@ class Predictor:
             return self._record_inputs(data)
         if self.modality == 'sequence':
             frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-            if not len(frame):
-                raise ValueError('there are no rows to predict (an empty history)')
-            missing = [c for c in self.schema if c not in frame.columns]
-            if missing:
-                raise ValueError(f"missing column {missing[0]!r}{did_you_mean(missing[0], frame.columns)}; a forecast needs "
-                                 f"the history's {list_names(list(self.schema))}")
+            self._check_rows(frame, 'an empty history', "a forecast needs the history's ")
             for c in self.schema:
                 if c != self.recipe.state['time']:
                     [_number(v, c) for v in frame[c].tolist()]

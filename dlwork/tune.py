@@ -876,13 +876,22 @@ def _fail_unstarted(study):
             retry(study, storage.get_trial(t._trial_id))
 
 
+def _overtaken(study, number: int) -> bool:
+    "Whether trial `number` was failed and queued again by another worker (its heartbeat was stale) while this one ran it."
+    trials = study.get_trials(deepcopy=False)
+    return trials[number].state == TrialState.FAIL and number in _retried(trials)
+
+
 def _run_trials(study, objective, budget: int, deadline: float | None, callbacks: list, poll: float = 1.0):
     "Run trials one at a time with Optuna until the study holds `budget` finished trials (counting other workers') or time is up."
     waits_for_others = is_heartbeat_enabled(study._storage)
     lock = _ClaimLock(study)
 
+    ran = []
+
     def claimed(trial):  # Optuna has created (or popped) this trial: other workers may count it now
         lock.release()
+        ran.append(trial.number)
         return objective(trial)
     while True:
         if waits_for_others:
@@ -901,7 +910,14 @@ def _run_trials(study, objective, budget: int, deadline: float | None, callbacks
                 lock.release()
                 time.sleep(poll)
                 continue
-            study.optimize(claimed, n_trials=1, catch=(Exception,), callbacks=callbacks, gc_after_trial=False)
+            try:
+                study.optimize(claimed, n_trials=1, catch=(Exception,), callbacks=callbacks, gc_after_trial=False)
+            except (ValueError, AssertionError):  # Optuna's tell (or its bookkeeping) on a trial that is no longer running
+                if not (ran and _overtaken(study, ran[-1])):
+                    raise
+                warnings.warn(f"trial {ran[-1]} of this worker was failed by another one while it ran (its heartbeat came "
+                              "late, e.g. behind a busy database lock); it has been queued again and the study goes on",
+                              RuntimeWarning)
         finally:
             lock.release()
 
