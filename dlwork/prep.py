@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 from fastai.data.block import CategoryBlock, DataBlock, MultiCategoryBlock, RegressionBlock, TransformBlock
+from fastai.vision.core import AddMaskCodes
 from fastai.data.core import DataLoaders, Datasets
 from fastai.data.transforms import ColReader, IndexSplitter, IntToFloatTensor, Normalize
 from fastai.tabular.core import Categorify, ReadTabBatch, TabDataLoader, Tabular, TabularPandas, TabularProc
@@ -24,12 +25,12 @@ from fastai.text.core import tokenize_df
 from fastai.text.data import TensorText, TextBlock, make_vocab
 from fastai.torch_core import TensorBase, TensorImage, default_device
 from fastai.vision.augment import Resize, aug_transforms
-from fastai.vision.core import PILImage, PILImageBW
+from fastai.vision.core import PILImage, PILImageBW, PILMask
 from fasttransform import ItemTransform, Transform
 
 from .core import atomic_write, check_choice, check_columns, check_not_empty, list_names, markdown_table, to_python
-from .problem import Problem, feature_relevance
-from .recipe import (DATE_PARTS, RECIPE_VERSION, TABULAR_STEPS, TextTokenizer, image_pixels, read_image,
+from .problem import Problem, feature_relevance, mask_stats, read_mask
+from .recipe import (DATE_PARTS, RECIPE_VERSION, TABULAR_STEPS, TextTokenizer, image_pixels, mask_pixels, read_image,
                            regularize_series, scaled_series)
 
 # %% auto #0
@@ -38,8 +39,8 @@ __all__ = ['FILL_STRATEGIES', 'OUTLIER_METHODS', 'SPLIT_METHODS', 'LEAK_COLUMNS'
            'split_rows', 'given_splits', 'row_keys', 'SplitLeakError', 'check_splits', 'LeakageError', 'target_leaks',
            'unlearnable_columns', 'TensorSeries', 'SeriesNoise', 'SeriesScale', 'SeriesShift', 'WordDropout',
            'WordSwap', 'TensorTabDataLoader', 'TabularNoise', 'augment_settings', 'scan_images', 'image_stats_for',
-           'text_vocab', 'infer_freq', 'TabularLoaders', 'TextLoaders', 'SeriesLoaders', 'Prepared', 'prepare',
-           'write_image_folder']
+           'check_masks', 'dominant_classes', 'text_vocab', 'infer_freq', 'TabularLoaders', 'TextLoaders',
+           'SeriesLoaders', 'Prepared', 'prepare', 'write_image_folder']
 
 # %% ../nbs/01_prep.ipynb #fb16ff75
 def _sorted_values(values) -> list:
@@ -356,7 +357,7 @@ def _default_split(problem: Problem, groups) -> str:
         return 'time'
     if groups is not None:
         return 'group'
-    return 'stratified' if problem.task in ('binary', 'multiclass') else 'random'
+    return 'stratified' if problem.task in ('binary', 'multiclass', 'segmentation') else 'random'
 
 
 def _units(keys: np.ndarray, order: np.ndarray) -> list:
@@ -388,8 +389,9 @@ def split_rows(data: pd.DataFrame,  # the rows to split (target included)
                seed: int = 42,  # makes the split repeatable
                groups: str | np.ndarray | None = None,  # column (or values) whose groups must not cross splits
                keys: np.ndarray | None = None,  # rows with the same key stay together (used for near-duplicates)
+               strata: pd.Series | np.ndarray | None = None,  # labels to stratify on instead of the target (segmentation: each image's dominant class)
               ) -> Splits:
-    "Split rows into train, valid and test; the test rows are chosen first. Stratified for classification by default."
+    "Split rows into train, valid and test; the test rows are chosen first. Stratified for classification (and segmentation, by `strata`) by default."
     check_not_empty(data)
     method = method or _default_split(problem, groups)
     check_choice(method, SPLIT_METHODS, 'split method')
@@ -427,10 +429,15 @@ def split_rows(data: pd.DataFrame,  # the rows to split (target included)
         train, valid_idx, test_idx = _deal(units, n_test, n_valid)
         splits = Splits(train, valid_idx, test_idx, method, seed)
     else:
-        if problem.task not in ('binary', 'multiclass'):
-            raise ValueError(f"a stratified split needs a class target; this problem is {problem.task}: "
+        if strata is not None:
+            y = pd.Series(np.asarray(strata))
+            if len(y) != n:
+                raise ValueError(f"`strata` has {len(y)} labels for {n} rows")
+        elif problem.task not in ('binary', 'multiclass'):
+            raise ValueError(f"a stratified split needs a class target (or `strata`); this problem is {problem.task}: "
                              f"use split='random'")
-        y = data[problem.target].reset_index(drop=True)
+        else:
+            y = data[problem.target].reset_index(drop=True)
         counts = y.value_counts().to_dict()
         by_class = {c: [] for c in counts}
         for u, lab in zip(units, y.to_numpy()[[u[0] for u in units]]):
@@ -443,7 +450,7 @@ def split_rows(data: pd.DataFrame,  # the rows to split (target included)
             for part, idx in zip(parts, _deal(by_class[c], tests[c], valids[c])):
                 part.append(idx)
         splits = Splits(*(np.concatenate(p) for p in parts), method, seed)
-    if problem.task in ('binary', 'multiclass'):
+    if problem.task in ('binary', 'multiclass') and strata is None:
         _class_coverage(data[problem.target].reset_index(drop=True), splits, method)
     return splits
 
@@ -1034,6 +1041,90 @@ def _build_image(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict)
     return dict(dls=dls, test_dl=test_dl, state=state, fitted=None, refit=None,
                 keys=keys, changes={}, test_changes={})
 
+# %% ../nbs/01_prep.ipynb #8aab80b8
+class _MaskReader:
+    "Read the mask in `column` of a row as a fastai `PILMask` of class indices (a picklable `get_y`)."
+
+    def __init__(self, column: str):
+        self.column = column
+
+    def __call__(self, row):
+        return PILMask.create(np.asarray(read_mask(row[self.column]), dtype=np.uint8))
+
+
+def _mask_block(codes: list) -> TransformBlock:
+    "fastai's `MaskBlock` without its own `IntToFloatTensor` (the image block's `_IntToFloat` already turns masks into class indices; two would divide images twice)."
+    return TransformBlock(type_tfms=PILMask.create, item_tfms=AddMaskCodes(codes=codes))
+
+
+def check_masks(df: pd.DataFrame,  # the rows: an image column and a mask column (the target)
+                problem: Problem,  # a segmentation problem
+                bad_images: str = 'skip',  # unreadable images or masks: 'skip' (and list them) or 'raise'
+               ) -> tuple:  # (rows kept, pixels per class of each kept row as an (images, classes) array, skipped rows as {reason: [labels]})
+    """Read every mask against its image before training: rows without a mask are skipped (nothing to learn from), unreadable
+    files skipped or raised, and masks of another size than their image or with values outside the code table are errors."""
+    check_choice(bad_images, ('skip', 'raise'), 'bad_images option')
+    stats = mask_stats(df, problem, max_images=len(df))
+    missing = stats.index[stats['error'] == 'no mask']
+    broken = stats[(stats['error'] != '') & (stats['error'] != 'no mask')]
+    if len(broken) and bad_images == 'raise':
+        raise ValueError(f"{len(broken)} images or masks cannot be read: " + '; '.join(broken['error'].head(3)))
+    ok = stats.drop(index=[*missing, *broken.index])
+    mismatch = ok[ok['size_matches'] == False]  # noqa: E712 (a column of booleans and NaN)
+    if len(mismatch):
+        r = mismatch.iloc[0]
+        raise ValueError(f"{len(mismatch)} masks differ in size from their image, e.g. {str(r['image'])[:80]!r}: image "
+                         f"{r['image_height']:.0f}×{r['image_width']:.0f}, mask {r['mask_height']:.0f}×{r['mask_width']:.0f}; "
+                         "a mask labels every pixel of its own image: re-export the masks at the image size")
+    unknown = ok[ok['unknown'].fillna('') != '']
+    if len(unknown):
+        values = sorted({int(v) for u in unknown['unknown'] for v in u.split()})
+        raise ValueError(f"{len(unknown)} masks hold values outside the {len(problem.classes)} classes "
+                         f"{list_names(problem.classes)}: {list_names(values)}, e.g. in {str(unknown['image'].iloc[0])[:80]!r}; "
+                         "give the full code table (codes=[...] or a codes.txt), or map those values to a class")
+    kept = df.loc[ok.index]
+    n = len(problem.classes)
+    counts = np.stack([np.bincount(np.asarray(read_mask(m)).ravel().astype(np.int64), minlength=n)[:n]
+                       for m in kept[problem.target]]) if len(kept) else np.zeros((0, n), np.int64)
+    skipped = {k: [to_python(i) for i in v] for k, v in
+               (('no mask', list(missing)), ('unreadable', list(broken.index))) if len(v)}
+    return kept, counts, skipped
+
+
+def dominant_classes(counts: np.ndarray,  # pixels per class of each image (from `check_masks`)
+                     classes: list,  # the class names, background first
+                    ) -> np.ndarray:  # one class name per image
+    "Each image's largest class other than the background (the background when it holds nothing else): labels to stratify a split on."
+    if counts.shape[1] < 2:
+        return np.array([classes[0]] * len(counts), dtype=object)
+    fg = counts[:, 1:]
+    idx = np.where(fg.sum(1) > 0, fg.argmax(1) + 1, 0)
+    return np.asarray(classes, dtype=object)[idx]
+
+
+def _build_segmentation(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict) -> dict:
+    "DataLoaders of images and masks: both resized together (masks by nearest neighbour), augmented together, masks never normalised."
+    col, target = problem.columns['image'][0], problem.target
+    scan = opts['scan']
+    mode = 'RGB' if (scan['mode'] == 'RGB').any() else 'L'
+    size = _image_size(scan, opts['size'])
+    frame = df[[col, target]]
+    mean, std = image_stats_for(frame.iloc[splits.train][col], size, mode)
+    tv = frame.iloc[np.concatenate([splits.train, splits.valid])].reset_index(drop=True)
+    augs = _image_augmentations(opts['augment'])
+    block = DataBlock(blocks=(_image_block(mode), _mask_block(list(problem.classes))),
+                      get_x=_ImageReader(col, mode), get_y=_MaskReader(target),
+                      splitter=IndexSplitter(list(range(len(splits.train), len(tv)))),
+                      item_tfms=Resize(size, method='squish'),
+                      batch_tfms=[*augs, Normalize.from_stats(mean, std)])
+    dls = block.dataloaders(tv, bs=opts['bs'], num_workers=opts['num_workers'])
+    _training_only(dls, augs)
+    test_dl = dls.test_dl(frame.iloc[splits.test].reset_index(drop=True), with_labels=True)
+    state = {'inputs': [col], 'size': list(size), 'mode': mode, 'mean': mean, 'std': std, 'resize': 'squish/bilinear',
+             'mask_resize': 'squish/nearest'}
+    return dict(dls=dls, test_dl=test_dl, state=state, fitted=None, refit=None,
+                keys=opts['keys'], changes={}, test_changes={})
+
 # %% ../nbs/01_prep.ipynb #80933f66
 def text_vocab(texts,  # the training texts
                tokenizer: TextTokenizer | None = None,  # default `TextTokenizer()`
@@ -1351,12 +1442,15 @@ def _step(steps: list, step: str, what: str, why: str, **counts):
     steps.append({'step': step, 'what': what, 'why': why, **counts})
 
 
-def _balance(df: pd.DataFrame, splits: Splits, problem: Problem) -> pd.DataFrame:
-    "Rows per split, and the share of each class (classification) or the target's mean (regression)."
+def _balance(df: pd.DataFrame, splits: Splits, problem: Problem, pixel_counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    "Rows per split, and the share of each class (classification; segmentation: of pixels) or the target's mean (regression)."
     out = []
     for name, idx in zip(('train', 'valid', 'test'), splits):
         row = {'split': name, 'rows': len(idx), 'share': round(len(idx) / max(sum(splits.sizes.values()), 1), 3)}
-        if problem.modality != 'sequence':
+        if pixel_counts is not None:
+            px = pixel_counts.iloc[idx].sum()
+            row.update({f'{c} pixels': round(float(px[c] / max(px.sum(), 1)), 4) for c in problem.classes})
+        elif problem.modality != 'sequence':
             y = df[problem.targets].iloc[idx]
             if problem.task in ('binary', 'multiclass'):
                 counts = y.iloc[:, 0].value_counts()
@@ -1446,9 +1540,6 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     "Clean, split, encode, scale and augment `data` for `problem`, check the splits for leaks, and build fastai DataLoaders."
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a dlwork Problem (see Problem.infer), not {type(problem).__name__}")
-    if problem.task == 'segmentation':
-        raise ValueError("segmentation problems can be explored (chapter 0) but not prepared yet: masks resized and "
-                         "augmented with their images are the next part of dlwork's segmentation work")
     check_choice(duplicates, ('drop', 'keep'), 'duplicates option')
     check_choice(bad_images, ('skip', 'raise'), 'bad_images option')
     if outliers is not None:
@@ -1476,6 +1567,9 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
         _step(steps, 'split column', f"{split!r} holds the split labels: not used as a feature",
               'a split label says nothing about the target', columns=[split])
     augment_cfg = augment_settings(problem.modality, augment)
+    segmentation = problem.task == 'segmentation'
+    if segmentation and augment is None:  # a flipped scene is still a scene: its mask flips with it
+        augment_cfg['flip'] = True
     opts = dict(bs=bs, num_workers=num_workers, augment=augment_cfg, valid=valid, test=test)
     if problem.modality == 'sequence':
         return _prepare_sequence(problem, df, steps, dict(opts, window=window, horizon=horizon, freq=freq), allow_leaks)
@@ -1491,10 +1585,19 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
             _step(steps, 'unreadable images', f"skipped {len(bad)} images that fail to open: {listing}",
                   'a broken file would stop training mid-epoch', rows=len(bad),
                   files=[str(df_v)[:300] for df_v in data.loc[bad.index, col]])
+        if segmentation:
+            df, counts, skipped = check_masks(df, problem, bad_images)
+            scan = scan.loc[df.index]
+            pixel_counts = pd.DataFrame(counts, index=df.index, columns=problem.classes)
+            for reason, rows in skipped.items():
+                _step(steps, 'images without a mask' if reason == 'no mask' else 'unreadable masks',
+                      f"skipped {len(rows)} images {'without a mask' if reason == 'no mask' else 'whose image or mask fails to open'}",
+                      'an image needs its mask to train or be scored', rows=len(rows), row_labels=rows[:50])
         opts.update(scan=scan, size=size)
     keys = row_keys(df, problem)
     if duplicates == 'drop':
-        dup = pd.DataFrame({'key': keys, **{t: df[t].astype(str) for t in problem.targets}}).duplicated()
+        dup = pd.DataFrame({'key': keys, **{t: df[t].map(_digest) if segmentation else df[t].astype(str)
+                                            for t in problem.targets}}).duplicated()
         if dup.any():
             df, keys = df[~dup], keys[~dup]
             _step(steps, 'duplicates', f"dropped {int(dup.sum())} rows repeating an earlier row's features and target",
@@ -1503,7 +1606,13 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     if isinstance(split, str) and split in df.columns:
         splits = given_splits(df[split])
     else:
-        splits = split_rows(df, problem, split, valid, test, seed, groups, keys.to_numpy())
+        strata = None
+        if segmentation:
+            pixel_counts = pixel_counts.loc[df.index]
+            strata = dominant_classes(pixel_counts.to_numpy(), problem.classes)
+            if (split is None and groups is None) and pd.Series(strata).value_counts().min() < 3:
+                split = 'random'  # a dominant class on one or two images cannot be spread over three splits
+        splits = split_rows(df, problem, split, valid, test, seed, groups, keys.to_numpy(), strata)
     _step(steps, 'split', f"{splits.method} split {splits.sizes}, seed {seed}; test rows set aside first",
           _split_reason(splits.method, problem, groups), **splits.sizes)
     if problem.modality == 'tabular':
@@ -1517,6 +1626,14 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
             df, splits = _drop_outliers(df, splits, problem, opts, steps)
         built = _build_tabular(problem, df, splits, opts)
         _tabular_steps(steps, built, opts, problem)
+    elif segmentation:
+        built = _build_segmentation(problem, df, splits, dict(opts, keys=keys))
+        s = built['state']
+        _step(steps, 'images and masks', f"{s['mode']} images resized to {s['size'][0]}×{s['size'][1]} (squish, bilinear) and "
+              f"their masks with them (nearest neighbour: no new class values); images normalised with training mean "
+              f"{np.round(s['mean'], 3).tolist()} and std {np.round(s['std'], 3).tolist()}, masks kept as class indices "
+              f"({len(problem.classes)} classes)",
+              'one input size for the network; a mask must stay aligned with its image and hold only real classes')
     elif problem.modality == 'image':
         built = _build_image(problem, df, splits, dict(opts, keys=keys))
         s = built['state']
@@ -1532,7 +1649,8 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
               + (f"; not used: {list_names(unused)}" if unused else ''),
               'fastai text models read token ids; the vocabulary must not see valid or test texts')
     if augment_cfg is not None:
-        _step(steps, 'augmentation', f"training batches only: {augment_cfg}", _AUGMENT_WHY[problem.modality])
+        _step(steps, 'augmentation', f"training batches only: {augment_cfg}",
+              _AUGMENT_WHY['segmentation' if segmentation else problem.modality])
     keys_after = built['keys'].reindex(df.index) if problem.modality == 'tabular' else built['keys']
     group_values = df[groups].to_numpy() if isinstance(groups, str) else groups
     times = df[problem.time].reset_index(drop=True) if problem.time and splits.method == 'time' else None
@@ -1542,13 +1660,16 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
         built['state']['target_scale'] = _target_scale(df.iloc[splits.train], problem.targets)
         _target_scale_step(steps, built['state']['target_scale'])
     recipe = _recipe(problem, built['state'], data)
-    return Prepared(problem, built['dls'], built['test_dl'], recipe, splits, steps, df, _balance(df, splits, problem))
+    balance = _balance(df, splits, problem, pixel_counts if segmentation else None)
+    return Prepared(problem, built['dls'], built['test_dl'], recipe, splits, steps, df, balance)
 
 
 _AUGMENT_WHY = {'image': 'more varied training images; no flips unless asked, since they change digits and text',
                 'text': 'word dropout and swaps make the model rely on more than a few words',
                 'tabular': 'noise on scaled numbers regularises small tables',
-                'sequence': 'noise, scaling and shifts make forecasts robust to small changes'}
+                'sequence': 'noise, scaling and shifts make forecasts robust to small changes',
+                'segmentation': 'more varied training scenes; each mask gets exactly the flips, turns and zooms of its '
+                                'image (nearest neighbour), and flips are on since a mirrored scene is still a scene'}
 
 
 def _drop_asked(problem: Problem, drop: list, steps: list) -> Problem:
@@ -1605,8 +1726,11 @@ def _target_scale_step(steps: list, scale: dict):
 
 
 def _split_reason(method: str, problem: Problem, groups) -> str:
-    return {'stratified': 'keeps class shares equal across splits (classification)',
-            'random': 'no classes to stratify on' if problem.task not in ('binary', 'multiclass') else 'asked for',
+    seg = problem.task == 'segmentation'
+    return {'stratified': ("keeps the shares of each image's dominant class equal across splits" if seg else
+                           'keeps class shares equal across splits (classification)'),
+            'random': ('asked for, or a dominant class holds fewer than 3 images' if seg else
+                       'no classes to stratify on' if problem.task not in ('binary', 'multiclass') else 'asked for'),
             'group': f"rows of one {groups!r} group stay in one split, so the model is scored on unseen groups",
             'time': 'later rows are validated and tested on, as in use: no future data in training',
             'given': 'the split column given by the user'}[method]

@@ -16,7 +16,8 @@ from .core import atomic_write, check_columns, list_names
 
 # %% auto #0
 __all__ = ['RECIPE_VERSION', 'BOS', 'UNK', 'PAD', 'UP', 'MAJ', 'DATE_PARTS', 'TABULAR_STEPS', 'TextTokenizer', 'read_image',
-           'image_pixels', 'regularize_series', 'pad_tokens', 'Recipe', 'scaled_series', 'sequence_windows']
+           'image_pixels', 'mask_pixels', 'regularize_series', 'pad_tokens', 'Recipe', 'scaled_series',
+           'sequence_windows']
 
 # %% ../nbs/91_recipe.ipynb #359249d2
 RECIPE_VERSION = 1
@@ -98,6 +99,29 @@ def image_pixels(value,  # anything `read_image` reads
         im = im.resize((width, height), Image.BILINEAR)
     a = np.asarray(im)
     return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+
+def mask_pixels(value,  # a mask: an array of class indices, or the path (or bytes) of a PNG of class indices
+                size: tuple,  # (height, width) after resizing
+               ) -> np.ndarray:  # int64 array (height, width) of class indices
+    "Read a segmentation mask of class indices and resize it the way fastai's `Resize` resizes a `PILMask` (nearest neighbour, so no new class values appear)."
+    import io
+    from PIL import Image
+    if isinstance(value, np.ndarray):
+        arr = value
+    else:
+        try:
+            with Image.open(io.BytesIO(value) if isinstance(value, bytes) else value) as f:
+                arr = np.asarray(f)
+        except Exception as e:
+            raise ValueError(f"mask {str(value)[:200]!r} cannot be read: {e}") from e
+    if arr.ndim != 2:
+        raise ValueError(f"mask {str(value)[:200] if not isinstance(value, np.ndarray) else 'array'} has shape {arr.shape}: "
+                         "a mask holds one class index per pixel")
+    height, width = size
+    if arr.shape != (height, width):
+        arr = np.asarray(Image.fromarray(arr.astype(np.uint8 if arr.max(initial=0) < 256 else np.int32)).resize((width, height), Image.NEAREST))
+    return arr.astype(np.int64)
+
 
 # %% ../nbs/91_recipe.ipynb #be2721e0
 def regularize_series(df: pd.DataFrame,  # raw rows: a time column and the series
@@ -311,12 +335,18 @@ class Recipe:
 
     def targets(self,
                 rows: pd.DataFrame,  # raw rows with the target column(s)
-               ) -> np.ndarray:  # class indices (int64), 0/1 label matrix or numbers (float32)
+               ) -> np.ndarray:  # class indices (int64; masks: images × height × width), 0/1 label matrix or numbers (float32)
         "Encode the target of raw rows the way training did."
         s = self.state
         if self.modality == 'sequence':
             return sequence_windows(s, rows)[1]
         check_columns(rows, s['targets'], 'target column')
+        if s['task'] == 'segmentation':
+            masks = np.stack([mask_pixels(v, tuple(s['size'])) for v in rows[s['targets'][0]]])
+            if masks.size and masks.max() >= len(s['classes']):
+                raise ValueError(f"mask column {s['targets'][0]!r} holds the value {int(masks.max())}, outside the "
+                                 f"{len(s['classes'])} classes {list_names(s['classes'])}")
+            return masks
         if s['task'] in ('binary', 'multiclass'):
             y = rows[s['targets'][0]]
             codes = pd.Categorical(y, categories=s['classes']).codes
