@@ -424,7 +424,7 @@ def _prep_arguments(parser):
                         help='one-feature score from which a column counts as leaking the target (default 0.98)')
     parser.add_argument('--allow-leaks', action='store_true',
                         help='warn about leaks (between splits, or of the target) instead of stopping')
-    parser.add_argument('--bs', type=int, help='batch size (default 64)')
+    parser.add_argument('--bs', type=int, help='batch size (default 64; 16 for segmentation)')
 
 
 def _run_arguments(parser):

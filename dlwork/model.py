@@ -28,17 +28,19 @@ from fastai.torch_core import set_seed
 from fastai.vision.models import xresnet
 
 from .core import check_choice, did_you_mean
-from .problem import METRICS, Problem
+from .problem import METRICS, Problem, read_mask
 from .prep import Prepared
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'XRESNETS', 'PRETRAINED', 'RECURRENT_CELLS', 'POSITIONAL', 'INITIALISERS', 'LOSSES', 'DEFAULT_LOSS',
-           'OPTIMIZERS', 'ARCHITECTURES', 'DEFAULT_ARCH', 'BAG_MAX_TEXTS', 'DEFAULT_WD', 'activation_layer', 'MLP',
-           'SimpleCNN', 'xresnet_model', 'pretrained_available', 'pretrained_model', 'RecurrentNet', 'TransformerNet',
+__all__ = ['ACTIVATIONS', 'XRESNETS', 'PRETRAINED', 'UNET_ENCODERS', 'RECURRENT_CELLS', 'POSITIONAL', 'INITIALISERS',
+           'SEGMENTATION_LOSSES', 'LOSSES', 'DEFAULT_LOSS', 'OPTIMIZERS', 'ARCHITECTURES', 'DEFAULT_ARCH',
+           'BAG_MAX_TEXTS', 'DEFAULT_WD', 'activation_layer', 'MLP', 'SimpleCNN', 'xresnet_model',
+           'pretrained_available', 'pretrained_model', 'UNet', 'dynamic_unet', 'RecurrentNet', 'TransformerNet',
            'NgramBag', 'default_init', 'init_weights', 'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss',
-           'BinaryCrossEntropy', 'class_weights_for', 'loss_for', 'ProblemMetric', 'metrics_for', 'optimizer_for',
-           'default_arch', 'check_arch', 'arch_builder', 'arch_options', 'n_outputs', 'build_model', 'network_spec',
-           'network_from_spec', 'TargetScale', 'target_scale', 'FastLearner', 'learner_for', 'summary']
+           'BinaryCrossEntropy', 'SegmentationLoss', 'class_weights_for', 'loss_for', 'ProblemMetric', 'metrics_for',
+           'optimizer_for', 'network_kind', 'default_arch', 'check_arch', 'arch_builder', 'arch_options', 'n_outputs',
+           'build_model', 'network_spec', 'network_from_spec', 'TargetScale', 'target_scale', 'FastLearner',
+           'learner_for', 'summary']
 
 # %% ../nbs/02_model.ipynb #a25caf90
 ACTIVATIONS = {'relu': nn.ReLU, 'leaky_relu': nn.LeakyReLU, 'gelu': nn.GELU, 'tanh': nn.Tanh, 'silu': nn.SiLU}
@@ -204,6 +206,81 @@ def pretrained_model(name: str = 'resnet18',  # one of `PRETRAINED`
         raise RuntimeError(f"could not load the ImageNet weights of {name!r} ({type(e).__name__}: {e}); they download "
                            f"once into {torch.hub.get_dir()}. Without them, train from scratch, e.g. "
                            "arch='xresnet18' or 'cnn'") from e
+
+# %% ../nbs/02_model.ipynb #34844ebe
+def _conv_block(n_in: int, n_out: int, batch_norm: bool, activation: str) -> nn.Sequential:
+    "Two 3×3 convolutions, each followed by batch-norm (optional) and the activation: the U-Net's unit."
+    layers = []
+    for c_in in (n_in, n_out):
+        layers += [nn.Conv2d(c_in, n_out, 3, padding=1, bias=not batch_norm)]
+        layers += [nn.BatchNorm2d(n_out)] if batch_norm else []
+        layers += [activation_layer(activation)]
+    return nn.Sequential(*layers)
+
+
+class UNet(nn.Module):
+    "A plain U-Net (Ronneberger et al., 2015): conv blocks that halve the resolution, then blocks that double it back, each joined to the encoder block of its size; logits for every pixel."
+
+    def __init__(self,
+                 n_in: int = 3,  # input channels (1 for grey images)
+                 n_out: int = 2,  # classes
+                 width: int = 16,  # channels of the first block; each level down doubles them
+                 depth: int = 3,  # how many times the resolution halves
+                 batch_norm: bool = True,  # batch-norm after each convolution
+                 dropout: float = 0.0,  # dropout (2-D, whole channels) at the bottom of the U
+                 activation: str = 'relu',  # hidden activation, from `ACTIVATIONS`
+                ):
+        super().__init__()
+        _check_dropout(dropout)
+        _check_positive(width, 'width')
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be a whole number ≥ 1, got {depth!r}")
+        widths = [int(width) * 2 ** k for k in range(depth + 1)]
+        self.down = nn.ModuleList([_conv_block(n_in, widths[0], batch_norm, activation)] +
+                                  [_conv_block(widths[k], widths[k + 1], batch_norm, activation) for k in range(depth)])
+        self.drop = nn.Dropout2d(dropout)
+        self.up = nn.ModuleList([nn.ConvTranspose2d(widths[k + 1], widths[k], 2, stride=2) for k in reversed(range(depth))])
+        self.merge = nn.ModuleList([_conv_block(2 * widths[k], widths[k], batch_norm, activation) for k in reversed(range(depth))])
+        self.head = nn.Conv2d(widths[0], n_out, 1)
+
+    def forward(self,
+                x,  # images, (batch, channels, height, width); any size (odd sizes are padded on the way up)
+               ):
+        "Logits of shape (batch, n_out, height, width)."
+        skips = []
+        for k, block in enumerate(self.down):
+            x = block(x if k == 0 else nn.functional.max_pool2d(x, 2))
+            skips.append(x)
+        x = self.drop(skips.pop())
+        for up, merge in zip(self.up, self.merge):
+            skip = skips.pop()
+            x = up(x)
+            if x.shape[-2:] != skip.shape[-2:]:  # an odd size halved and doubled comes back one pixel short
+                x = nn.functional.pad(x, (0, skip.shape[-1] - x.shape[-1], 0, skip.shape[-2] - x.shape[-2]))
+            x = merge(torch.cat([x, skip], 1))
+        return self.head(x)
+
+
+UNET_ENCODERS = ('cnn', 'xresnet18', 'xresnet34')
+
+
+def dynamic_unet(n_in: int = 3,  # input channels
+                 n_out: int = 2,  # classes
+                 size: tuple = (64, 64),  # (height, width) of the images (fastai sizes the decoder by running one through)
+                 encoder: str = 'xresnet18',  # one of `UNET_ENCODERS`: an xresnet body, or `SimpleCNN`'s blocks (`channels`)
+                 channels: list = (32, 64, 128, 256),  # encoder 'cnn' only: channels of its blocks (each after the first halves the size)
+                 self_attention: bool = False,  # fastai's self-attention layer in the decoder
+                 blur: bool = False,  # fastai's blur in the upsampling (against checkerboard artefacts)
+                ) -> nn.Module:
+    "fastai's `DynamicUnet` (the decoder `unet_learner` builds, with pixel-shuffle upsampling) over an encoder trained from scratch."
+    from fastai.vision.learner import create_body
+    from fastai.vision.models.unet import DynamicUnet
+    check_choice(encoder, UNET_ENCODERS, 'U-Net encoder')
+    if encoder == 'cnn':
+        body = SimpleCNN(n_in, 2, channels=list(channels)).body
+    else:
+        body = create_body(getattr(xresnet, encoder)(c_in=n_in), n_in, pretrained=False, cut=-4)
+    return DynamicUnet(body, n_out, tuple(int(s) for s in size), blur=blur, self_attention=self_attention)
 
 # %% ../nbs/02_model.ipynb #566633e3
 RECURRENT_CELLS = {'rnn': nn.RNN, 'lstm': nn.LSTM, 'gru': nn.GRU}
@@ -486,8 +563,9 @@ class CrossEntropyLoss(_PlainTensors, CrossEntropyLossFlat):
                  weight=None,  # a weight per class (a tensor), e.g. against imbalance
                  label_smoothing: float = 0.0,  # spread this much probability over the other classes
                  reduction: str = 'mean',  # 'mean', 'sum' or 'none'
+                 axis: int = -1,  # the class axis of the logits (1 for segmentation: batch, classes, height, width)
                 ):
-        super().__init__(weight=weight, label_smoothing=label_smoothing, reduction=reduction)
+        super().__init__(weight=weight, label_smoothing=label_smoothing, reduction=reduction, axis=axis)
 
 
 class BCEWithLogitsLoss(_PlainTensors, BCEWithLogitsLossFlat):
@@ -554,10 +632,59 @@ class BinaryCrossEntropy(BCEWithLogitsLoss):
         return x.argmax(-1)
 
 
-LOSSES = {'cross_entropy': ('binary', 'multiclass'), 'binary_cross_entropy': ('binary', 'multilabel'),
-          'mse': ('regression',), 'mae': ('regression',), 'huber': ('regression',)}
+class SegmentationLoss:
+    "A pixel-wise loss for segmentation: cross-entropy over the class axis (class weights, label smoothing), soft Dice, or their sum; softmax activation and argmax decoding over the class axis, as fastai's losses have."
+
+    def __init__(self,
+                 kind: str = 'cross_entropy',  # 'cross_entropy', 'dice' or 'cross_entropy_dice'
+                 weight=None,  # cross-entropy: a weight per class (a tensor), e.g. against rare classes
+                 label_smoothing: float = 0.0,  # cross-entropy: spread this much probability over the other classes
+                 smooth: float = 1.0,  # Dice: added to numerator and denominator (an absent class scores 1, not 0/0)
+                ):
+        check_choice(kind, SEGMENTATION_LOSSES, 'segmentation loss')
+        self.kind, self.smooth = kind, float(smooth)
+        self.ce = CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing, axis=1) if kind != 'dice' else None
+
+    def dice(self,
+             pred,  # logits (batch, classes, height, width)
+             targ,  # class indices (batch, height, width)
+            ):
+        "1 − the soft Dice coefficient (softmax probabilities against one-hot masks, over the batch's pixels), averaged over the classes."
+        targ = targ.as_subclass(torch.Tensor) if isinstance(targ, torch.Tensor) else targ
+        probs = torch.softmax(pred.as_subclass(torch.Tensor).float(), dim=1)
+        onehot = nn.functional.one_hot(targ.long(), probs.shape[1]).permute(0, 3, 1, 2).float()
+        inter, total = (probs * onehot).sum((0, 2, 3)), (probs + onehot).sum((0, 2, 3))
+        return 1 - ((2 * inter + self.smooth) / (total + self.smooth)).mean()
+
+    def __call__(self,
+                 pred,  # logits (batch, classes, height, width)
+                 targ,  # class indices (batch, height, width)
+                ):
+        "The loss, a plain scalar tensor."
+        if self.kind == 'dice':
+            return self.dice(pred, targ)
+        ce = self.ce(pred, targ)
+        return ce if self.kind == 'cross_entropy' else ce + self.dice(pred, targ)
+
+    def activation(self,
+                   x,  # logits (batch, classes, height, width)
+                  ):
+        "Class probabilities of every pixel (softmax over the class axis)."
+        return torch.softmax(x, dim=1)
+
+    def decodes(self,
+                x,  # probabilities (batch, classes, height, width)
+               ):
+        "The likeliest class of every pixel: masks (batch, height, width)."
+        return x.argmax(dim=1)
+
+
+SEGMENTATION_LOSSES = ('cross_entropy', 'dice', 'cross_entropy_dice')
+LOSSES = {'cross_entropy': ('binary', 'multiclass', 'segmentation'), 'binary_cross_entropy': ('binary', 'multilabel'),
+          'mse': ('regression',), 'mae': ('regression',), 'huber': ('regression',), 'dice': ('segmentation',),
+          'cross_entropy_dice': ('segmentation',)}
 DEFAULT_LOSS = {'binary': 'binary_cross_entropy', 'multiclass': 'cross_entropy',
-                'multilabel': 'binary_cross_entropy', 'regression': 'mse'}
+                'multilabel': 'binary_cross_entropy', 'regression': 'mse', 'segmentation': 'cross_entropy'}
 
 # %% ../nbs/02_model.ipynb #a70bfa92
 def _class_counts(prepared: Prepared) -> np.ndarray:
@@ -565,14 +692,17 @@ def _class_counts(prepared: Prepared) -> np.ndarray:
     y = prepared.data[prepared.problem.targets].iloc[prepared.splits.train]
     if prepared.problem.task == 'multilabel':
         return y.astype(float).sum(0).to_numpy()
+    if prepared.problem.task == 'segmentation':  # pixels per class
+        n = prepared.problem.n_classes
+        return sum(np.bincount(np.asarray(read_mask(m)).ravel().astype(np.int64), minlength=n)[:n] for m in y.iloc[:, 0]).astype(float)
     codes = y.iloc[:, 0].astype(str).map({str(c): i for i, c in enumerate(prepared.problem.classes)})
     return np.bincount(codes.dropna().astype(int), minlength=len(prepared.problem.classes)).astype(float)
 
 
 def class_weights_for(prepared: Prepared,  # a prepared classification problem
                      ) -> list:
-    "'Balanced' class weights from the training split: n / (classes × count); for multi-label, negatives / positives per label."
-    if not prepared.problem.is_classification:
+    "'Balanced' class weights from the training split: n / (classes × count) (segmentation: counting pixels); for multi-label, negatives / positives per label."
+    if not prepared.problem.is_classification and prepared.problem.task != 'segmentation':
         raise ValueError(f"class weights need a classification task, not {prepared.problem.task!r}")
     counts = _class_counts(prepared)
     if prepared.problem.task == 'multilabel':
@@ -595,9 +725,13 @@ def loss_for(task: str,  # one of dlwork's `TASKS`
         fits = [n for n, tasks in LOSSES.items() if task in tasks]
         raise ValueError(f"loss {name!r} does not fit a {task} task; choose from: {', '.join(fits)}")
     _check_dropout(label_smoothing, 'label_smoothing')
-    if label_smoothing and name != 'cross_entropy':
+    if label_smoothing and name not in ('cross_entropy', 'cross_entropy_dice'):
         raise ValueError(f"label_smoothing works with the 'cross_entropy' loss, not {name!r}")
     weights = None if class_weights is None else torch.tensor([float(w) for w in class_weights])
+    if task == 'segmentation':
+        if label_smoothing and name == 'dice':
+            raise ValueError("label_smoothing works with the 'cross_entropy' and 'cross_entropy_dice' losses, not 'dice'")
+        return SegmentationLoss(name, weights, label_smoothing)
     if name == 'cross_entropy':
         return CrossEntropyLoss(weight=weights, label_smoothing=label_smoothing)
     if name == 'binary_cross_entropy':
@@ -636,6 +770,10 @@ class ProblemMetric(_LearnerMetric):
                   ):
         "Keep the batch's predictions (through the activation) and targets."
         pred = learn.to_detach(learn.pred).float()  # gathered from every process in distributed training
+        if self.task == 'segmentation':  # keep masks, not (batch, classes, height, width) probabilities
+            self.preds.append(pred.argmax(1).to(torch.int16))
+            self.targs.append(learn.to_detach(learn.yb[0]).to(torch.int16))
+            return
         if self.activation is not None:
             pred = self.activation(pred)
         self.preds.append(pred)
@@ -652,6 +790,8 @@ class ProblemMetric(_LearnerMetric):
                 warnings.simplefilter('ignore')
                 if self.task == 'regression':  # predictions and targets are both in the target's units
                     return self.metric(targ.reshape(-1), pred.reshape(-1))
+                if self.task == 'segmentation':
+                    return self.metric(targ.astype(np.int64), y_pred=pred.astype(np.int64))
                 if self.task == 'multilabel':
                     return self.metric(targ.astype(int), proba=pred)
                 return self.metric(targ.reshape(-1).astype(int), proba=pred, classes=list(range(pred.shape[1])))
@@ -686,18 +826,28 @@ def optimizer_for(name: str = 'adamw',  # one of `OPTIMIZERS`
 # %% ../nbs/02_model.ipynb #4c8f7a7b
 ARCHITECTURES = {'mlp': ('tabular',), 'cnn': ('image',), **{n: ('image',) for n in XRESNETS},
                  **{n: ('image',) for n in PRETRAINED}, 'rnn': ('sequence', 'text'), 'lstm': ('sequence', 'text'),
-                 'gru': ('sequence', 'text'), 'transformer': ('sequence', 'text'), 'bag': ('text',)}
-DEFAULT_ARCH = {'tabular': 'mlp', 'image': 'cnn', 'sequence': 'lstm', 'text': 'bag'}
+                 'gru': ('sequence', 'text'), 'transformer': ('sequence', 'text'), 'bag': ('text',),
+                 'unet': ('segmentation',), 'dynamic_unet': ('segmentation',)}
+DEFAULT_ARCH = {'tabular': 'mlp', 'image': 'cnn', 'sequence': 'lstm', 'text': 'bag', 'segmentation': 'unet'}
 BAG_MAX_TEXTS = 100_000  # below this many training texts, the default text network is the n-gram bag (see the notebook)
 DEFAULT_WD = {'bag': (0.3, 'strong decay for the n-gram bag: most n-grams are seen a few times, and decay keeps their '
                              'embeddings small, as the L2 penalty of a linear bag-of-words model does')}
+
+
+def network_kind(problem: Problem,  # the problem
+                ) -> str:  # 'segmentation' for a segmentation task, else the data's modality
+    "What kind of network the problem needs: by modality ('tabular', 'image', 'text', 'sequence'), except that a segmentation task needs one output per pixel ('segmentation')."
+    return 'segmentation' if problem.task == 'segmentation' else problem.modality
 
 
 def default_arch(prepared: Prepared,  # the prepared data
                  max_bag_texts: int = BAG_MAX_TEXTS,  # text: below this many training texts, the n-gram bag
                 ) -> tuple:  # (architecture name, why)
     "The default architecture for the prepared data, and why: by modality, and for text by the number of training texts."
-    modality = prepared.problem.modality
+    modality = network_kind(prepared.problem)
+    if modality == 'segmentation':
+        return 'unet', ('a class for every pixel: a U-Net, whose skip connections carry the fine detail of each level to '
+                        'the output at full resolution; the plain one trains fast from scratch')
     if modality != 'text':
         return DEFAULT_ARCH[modality], f'default for {modality} data'
     n = len(prepared.splits.train)
@@ -710,7 +860,7 @@ def default_arch(prepared: Prepared,  # the prepared data
 def check_arch(arch: str,  # an architecture name
                modality: str,  # the data's modality
               ) -> str:  # `arch`, when it fits
-    "Raise a `ValueError` unless `arch` is one of `ARCHITECTURES` and builds networks for `modality`."
+    "Raise a `ValueError` unless `arch` is one of `ARCHITECTURES` and builds networks for `modality` (a `network_kind`)."
     check_choice(arch, ARCHITECTURES, 'architecture')
     if modality not in ARCHITECTURES[arch]:
         fits = [a for a, mods in ARCHITECTURES.items() if modality in mods]
@@ -730,6 +880,10 @@ def arch_builder(arch: str,  # one of `ARCHITECTURES`
         return partial(xresnet_model if arch in XRESNETS else pretrained_model, arch), {'n_in', 'n_out'}
     if arch == 'bag':
         return NgramBag, {'vocab_size', 'n_out', 'pad_idx'}
+    if arch == 'unet':
+        return UNet, {'n_in', 'n_out'}
+    if arch == 'dynamic_unet':
+        return dynamic_unet, {'n_in', 'n_out', 'size'}
     if arch == 'transformer':
         return TransformerNet, {'n_in', 'n_out', 'vocab_size'}
     return partial(RecurrentNet, cell=arch), {'n_in', 'n_out', 'cell', 'vocab_size'}
@@ -759,7 +913,7 @@ def n_outputs(prepared: Prepared,  # the prepared data
     problem = prepared.problem
     if problem.task == 'binary':
         return 2 if loss_name == 'cross_entropy' else 1
-    if problem.task in ('multiclass', 'multilabel'):
+    if problem.task in ('multiclass', 'multilabel', 'segmentation'):
         return problem.n_classes
     return len(problem.targets) * (prepared.recipe.get('horizon', 1) if problem.modality == 'sequence' else 1)
 
@@ -770,8 +924,7 @@ def build_model(prepared: Prepared,  # the prepared data: sizes are read from it
                 **options,  # the architecture's own options, e.g. layers=[64, 32], hidden=128, dropout=0.2
                ) -> nn.Module:
     "A new, untrained `nn.Module` of architecture `arch` sized for the prepared data."
-    modality = prepared.problem.modality
-    arch = check_arch(arch or default_arch(prepared)[0], modality)
+    arch = check_arch(arch or default_arch(prepared)[0], network_kind(prepared.problem))
     n_out = n_out or n_outputs(prepared)
     scale = target_scale(prepared)
     if scale is not None and options.get('y_range') is not None:
@@ -793,6 +946,11 @@ def network_spec(prepared: Prepared,  # the prepared data: sizes are read from i
         kwargs = dict(n_cont=len(dls.cont_names), cardinalities=[len(dls.train_ds.classes[c]) for c in dls.cat_names],
                       n_out=n_out, **options)
         builder = 'MLP'
+    elif arch in ('unet', 'dynamic_unet'):
+        kwargs = dict(n_in=1 if recipe.get('mode') == 'L' else 3, n_out=n_out, **options)
+        builder = 'UNet' if arch == 'unet' else 'dynamic_unet'
+        if arch == 'dynamic_unet':
+            kwargs['size'] = list(recipe['size'])
     elif modality == 'image':
         kwargs = dict(n_in=1 if recipe.get('mode') == 'L' else 3, n_out=n_out, **options)
         builder = 'SimpleCNN' if arch == 'cnn' else 'xresnet_model' if arch in XRESNETS else 'pretrained_model'
@@ -817,7 +975,8 @@ def network_from_spec(spec: dict,  # from `network_spec`, with 'target_scale': [
                      ) -> nn.Module:
     "Build the (untrained) network a `network_spec` describes."
     builders = {'MLP': MLP, 'SimpleCNN': SimpleCNN, 'xresnet_model': xresnet_model, 'pretrained_model': pretrained_model,
-                'NgramBag': NgramBag, 'RecurrentNet': RecurrentNet, 'TransformerNet': TransformerNet}
+                'NgramBag': NgramBag, 'RecurrentNet': RecurrentNet, 'TransformerNet': TransformerNet, 'UNet': UNet,
+                'dynamic_unet': dynamic_unet}
     if spec.get('builder') not in builders:
         raise ValueError(f"unknown network builder {spec.get('builder')!r} in the spec; expected one of {', '.join(builders)}")
     kwargs = dict(spec['kwargs'])
@@ -940,7 +1099,7 @@ def _rebatch(dls, bs: int):
     return type(dls)(*loaders, path=dls.path, device=dls.device, **extras)
 
 
-_DEFAULT_ACTIVATION = {'mlp': 'relu', 'cnn': 'relu', 'rnn': 'tanh', 'lstm': 'tanh', 'gru': 'tanh', 'transformer': 'gelu'}
+_DEFAULT_ACTIVATION = {'mlp': 'relu', 'cnn': 'relu', 'unet': 'relu', 'rnn': 'tanh', 'lstm': 'tanh', 'gru': 'tanh', 'transformer': 'gelu'}
 
 
 def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
@@ -965,7 +1124,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
     problem = prepared.problem
     _check_positive(lr, 'lr')
     default, default_why = default_arch(prepared)
-    arch = check_arch(arch or default, problem.modality)
+    arch = check_arch(arch or default, network_kind(problem))
     wd_why = 'chosen' if wd is not None else (DEFAULT_WD[arch][1] if arch in DEFAULT_WD else 'default')
     wd = wd if wd is not None else DEFAULT_WD.get(arch, (0.01,))[0]
     _check_positive(wd, 'wd', allow_zero=True)
@@ -975,7 +1134,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
         if class_weights != 'balanced':
             raise ValueError(f"class_weights must be 'balanced', a list of weights or None, got {class_weights!r}")
         weights = class_weights_for(prepared)
-    if weights is not None and problem.is_classification and len(weights) != problem.n_classes:
+    if weights is not None and problem.classes is not None and len(weights) != problem.n_classes:
         raise ValueError(f"class_weights has {len(weights)} entries for {problem.n_classes} classes {problem.classes}")
     scale = target_scale(prepared)
     loss_func = loss_for(problem.task, loss_name, weights, label_smoothing, scale=scale)

@@ -1017,6 +1017,17 @@ def image_stats_for(values: pd.Series,  # images of the training split
     return [float(m) for m in mean], [float(s) if s > 0 else 1.0 for s in std]
 
 
+class _QuietFrame(pd.DataFrame):
+    "A DataFrame with a one-line repr: fastai formats its source into a message even when not verbose, and pandas prints every pixel of a frame of image arrays (seconds for a few hundred scenes)."
+
+    @property
+    def _constructor(self):
+        return _QuietFrame
+
+    def __repr__(self):
+        return f'<{len(self)} rows × {self.shape[1]} columns>'
+
+
 def _build_image(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict) -> dict:
     col = problem.columns['image'][0]
     scan = opts['scan']
@@ -1033,7 +1044,7 @@ def _build_image(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict)
                       splitter=IndexSplitter(list(range(len(splits.train), len(tv)))),
                       item_tfms=Resize(size, method='squish'),
                       batch_tfms=[*augs, Normalize.from_stats(mean, std)])
-    dls = block.dataloaders(tv, bs=opts['bs'], num_workers=opts['num_workers'])
+    dls = block.dataloaders(_QuietFrame(tv), bs=opts['bs'], num_workers=opts['num_workers'])
     _training_only(dls, augs)  # fastai's affine transforms resample valid images too (as an identity); not here
     test_dl = dls.test_dl(frame.iloc[splits.test].reset_index(drop=True), with_labels=True)
     state = {'inputs': [col], 'size': list(size), 'mode': mode, 'mean': mean, 'std': std, 'resize': 'squish/bilinear'}
@@ -1117,7 +1128,7 @@ def _build_segmentation(problem: Problem, df: pd.DataFrame, splits: Splits, opts
                       splitter=IndexSplitter(list(range(len(splits.train), len(tv)))),
                       item_tfms=Resize(size, method='squish'),
                       batch_tfms=[*augs, Normalize.from_stats(mean, std)])
-    dls = block.dataloaders(tv, bs=opts['bs'], num_workers=opts['num_workers'])
+    dls = block.dataloaders(_QuietFrame(tv), bs=opts['bs'], num_workers=opts['num_workers'])
     _training_only(dls, augs)
     test_dl = dls.test_dl(frame.iloc[splits.test].reset_index(drop=True), with_labels=True)
     state = {'inputs': [col], 'size': list(size), 'mode': mode, 'mean': mean, 'std': std, 'resize': 'squish/bilinear',
@@ -1520,7 +1531,7 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
             scale: str | dict | None = 'zscore',  # 'zscore', 'minmax', None, or {method: [columns]}
             onehot: int | list = 3,  # one-hot categoricals with at most this many categories (or name them); others get embeddings
             augment: bool | dict | None = None,  # None: modality default (images on, without flips); True/False; dict of settings
-            bs: int = 64,  # batch size
+            bs: int | None = None,  # batch size; None: 64, or 16 for segmentation (thousands of labelled pixels per image; more steps per epoch)
             size: int | tuple | None = None,  # images: (height, width) after resizing; default: the commonest size (≤224)
             bad_images: str = 'skip',  # images that fail to open: 'skip' (listed in the steps) or 'raise'
             seq_len: int = 72,  # text: padding chunk length
@@ -1570,6 +1581,7 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     segmentation = problem.task == 'segmentation'
     if segmentation and augment is None:  # a flipped scene is still a scene: its mask flips with it
         augment_cfg['flip'] = True
+    bs = bs if bs is not None else 16 if segmentation else 64
     opts = dict(bs=bs, num_workers=num_workers, augment=augment_cfg, valid=valid, test=test)
     if problem.modality == 'sequence':
         return _prepare_sequence(problem, df, steps, dict(opts, window=window, horizon=horizon, freq=freq), allow_leaks)

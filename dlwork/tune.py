@@ -34,7 +34,7 @@ from optuna_integration import FastAIV2PruningCallback
 
 from .core import did_you_mean, markdown_table
 from .model import (ARCHITECTURES, DEFAULT_LOSS, DEFAULT_WD, INITIALISERS, LOSSES, OPTIMIZERS, PRETRAINED, XRESNETS,
-                          arch_builder, arch_options, check_arch, default_arch, learner_for)
+                          arch_builder, arch_options, check_arch, default_arch, learner_for, network_kind)
 from .prep import Prepared
 from .train import (POLICIES, OverfittingWarning, TrainingDiverged, check_epochs, greater_is_better, find_lr, fit,
                           progress_style)
@@ -485,7 +485,7 @@ def check_space(space: Space,  # the search space
     if not isinstance(space, Space):
         raise TypeError(f"space must be a dlwork.tune.Space (or None for the default), not {type(space).__name__}")
     problem = prepared.problem
-    modality = problem.modality
+    modality = network_kind(problem)
     fits = [a for a, mods in ARCHITECTURES.items() if modality in mods]
     archs = space.values_of('arch') if 'arch' in space.params else [default_arch(prepared)[0]]
     for a in archs:
@@ -522,7 +522,7 @@ def default_space(prepared: Prepared,  # the prepared data
                   arch: str | None = None,  # the architecture to tune; None: the default one (sequences: LSTM, GRU or transformer)
                  ) -> Space:
     "A sensible search space for the prepared problem's architecture: sizes, dropout, learning rate, weight decay, batch size."
-    modality = prepared.problem.modality
+    modality = network_kind(prepared.problem)
     rates = {'lr': Float(1e-4, 1e-1, log=True), 'wd': Float(1e-4, 0.3, log=True), 'bs': Choice([32, 64, 128])}
     if arch is None and modality == 'sequence':
         recurrent = {'when': {'arch': ['lstm', 'gru']}}
@@ -531,7 +531,17 @@ def default_space(prepared: Prepared,  # the prepared data
                      layers=Int(1, 2, **recurrent), width=Choice([16, 32, 64], **attention),
                      depth=Int(1, 2, **attention), dropout=Float(0.0, 0.3), lr=Float(1e-4, 1e-2, log=True),
                      wd=Float(1e-4, 0.1, log=True), bs=Choice([64, 128, 256]))
+    if arch is None and modality == 'segmentation':  # the encoder (plain U-Net or DynamicUnet over a CNN) and the loss
+        return Space(arch=Choice(['unet', 'dynamic_unet']), width=Choice([8, 16, 24], when={'arch': ['unet']}),
+                     depth=Int(2, 4, when={'arch': ['unet']}), encoder=Choice(['cnn', 'xresnet18'], when={'arch': ['dynamic_unet']}),
+                     loss=Choice(['cross_entropy', 'dice', 'cross_entropy_dice']), lr=Float(1e-3, 3e-2, log=True),
+                     wd=Float(1e-4, 0.1, log=True), bs=Choice([8, 16, 32]))
     arch = check_arch(arch or default_arch(prepared)[0], modality)
+    if arch in ('unet', 'dynamic_unet'):
+        sizes = ({'width': Choice([8, 16, 24]), 'depth': Int(2, 4)} if arch == 'unet' else
+                 {'encoder': Choice(['cnn', 'xresnet18'])})
+        return Space(arch=arch, **sizes, loss=Choice(['cross_entropy', 'dice', 'cross_entropy_dice']),
+                     lr=Float(1e-3, 3e-2, log=True), wd=Float(1e-4, 0.1, log=True), bs=Choice([8, 16, 32]))
     if arch == 'mlp':
         return Space(layers=Widths((1, 3), (32, 512), growth=0.5), dropout=Float(0.0, 0.5),
                      opt=Choice(['adamw', 'sgd']), mom=Float(0.8, 0.99, when={'opt': 'sgd'}), **rates)

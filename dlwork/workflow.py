@@ -314,11 +314,12 @@ def write_report(run_dir: str | Path,  # a run directory, as `run_workflow` or t
         board = pd.DataFrame(metrics['leaderboard']).T
         shown = [c for c in [metrics['metric'], 'low', 'high', 'network vs this'] if c in board.columns]
         body += ['<h2>Evaluation on the held-out test set</h2>',
-                 f"<p>{esc(str(metrics['model']))} on {metrics['rows']} test rows, next to simple baselines trained on the "
+                 f"<p>{esc(str(metrics['model']))} on {metrics['rows']} test {'images' if 'images' in metrics else 'rows'}, next to simple baselines trained on the "
                  f"same rows; the test set has been looked at {metrics.get('looks')} time(s).</p>",
                  '<ul>' + ''.join(f'<li>{_markdown_html(n, inline=True)}</li>' for n in metrics.get('notes', [])) + '</ul>',
                  _markdown_html(markdown_table(board[shown].rename_axis('model'))),
-                 _figures(run, ['evaluate/leaderboard.png', 'evaluate/confusion.png', 'evaluate/forecast.png']),
+                 _figures(run, ['evaluate/leaderboard.png', 'evaluate/confusion.png', 'evaluate/forecast.png',
+                                'evaluate/iou_per_class.png', 'evaluate/worst_images.png']),
                  _link(run, 'evaluate/report.html', 'The full evaluation report')]
     if (run / 'bundle' / 'MODEL_CARD.md').exists():
         body += ['<h2>The deployable bundle</h2>', '<p><code>dlwork serve bundle</code> serves it over HTTP; '

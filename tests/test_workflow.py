@@ -12,7 +12,7 @@ import pytest
 from conftest import dlwork_command
 
 # example → (epochs, fresh rows of the same kind the model never saw). Small: CI runs every one of them.
-EPOCHS = {'penguins': 4, 'breast_cancer': 3, 'diabetes': 4, 'digits': 2, 'sentiment': 2, 'seaice': 2}
+EPOCHS = {'penguins': 4, 'breast_cancer': 3, 'diabetes': 4, 'digits': 2, 'sentiment': 2, 'seaice': 2, 'shapes': 2}
 
 
 def _jittered(rows: pd.DataFrame, rng, scale: float = 0.02) -> pd.DataFrame:
@@ -32,6 +32,9 @@ def _fresh(name: str, run) -> pd.DataFrame | list:
         images = [np.clip(img.astype(float) + rng.normal(0, 1.0, img.shape), 0, 16).astype(img.dtype)
                   for img in prepared.test['image'].iloc[:40]]
         return pd.DataFrame({'image': images})
+    if name == 'shapes':  # scenes with a little more noise
+        return pd.DataFrame({'image': [np.clip(img.astype(float) + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+                                       for img in prepared.test['image'].iloc[:12]]})
     if name == 'sentiment':
         return pd.DataFrame({'sentence': ['The waiter was friendly and the soup superb.', 'Terrible phone, it broke in a week.',
                                           'Not bad at all, I would come back.', 'Worst service I have ever had.',
@@ -73,6 +76,8 @@ def test_every_modality_runs_end_to_end_and_its_bundle_predicts_what_the_learner
     got = predictor.raw(fresh, every_window=True) if name == 'seaice' else predictor.raw(fresh)
     assert got.shape[0] == expected.shape[0] > 0
     np.testing.assert_allclose(got.reshape(expected.shape), expected, atol=1e-4, rtol=1e-4)  # float32: relative above 1
+    if task == 'segmentation':  # a mask per image, the learner's argmax pixel for pixel
+        assert (predictor.masks(fresh) == expected.argmax(1)).all()
     if task in ('binary', 'multiclass'):
         labels = predictor.predict(fresh)['prediction']
         assert list(labels.astype(str)) == [str(report.labels[i]) for i in expected.argmax(1)]
@@ -105,7 +110,6 @@ BAD = {
     'a config with an unknown key': (['run', '--config', 'unknown.yaml'], "unknown key 'train.epoch' (did you mean 'epochs'?)"),
     'a config with a wrong type': (['run', '--config', 'wrong.yaml'], "key 'prepare.valid': input should be a valid number"),
     'an unknown example': (['run', '--example', 'pengiuns'], "there is no example called 'pengiuns' (did you mean 'penguins'?)"),
-    'segmentation, explored but not yet prepared': (['run', '--example', 'shapes'], 'segmentation problems can be explored'),
 }
 
 
