@@ -1051,7 +1051,7 @@ def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `
                max_batch: int = 1000,  # most records in one request
                log: str | Path | None = None,  # SQLite file logging every prediction (None: no log)
               ):
-    "A FastAPI app serving the bundle: POST /predict (one record or a list), GET /health, /ready, /metadata; OpenAPI from the bundle's schema."
+    "A FastAPI app serving the bundle: POST /predict (one record or a list; image models also POST /predict/upload, a multipart image file), GET /health, /ready, /metadata; OpenAPI from the bundle's schema."
     import secrets
     from contextlib import asynccontextmanager
     from fastapi import Depends, FastAPI, HTTPException, Request, Response
@@ -1163,6 +1163,36 @@ def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `
         if logger:  # records as JSON text (pydantic-core; images base64), encoded here so the writer only writes
             logger.add(version, (time.perf_counter() - started) * 1e3, [r.model_dump_json() for r in records], encoded)
         return Response(f'{{"model_version": "{version}", "predictions": {answer}}}', media_type='application/json')
+
+    if predictor.modality == 'image':
+        from fastapi import File, UploadFile
+        column = next(iter(predictor.schema))
+
+        @app.post('/predict/upload', summary='predict from an uploaded image file (multipart form field `file`)',
+                  dependencies=[Depends(check_key)],
+                  responses={200: {'content': {'application/json': {}, 'image/png': {}},
+                                   'description': "the prediction as JSON; with output=png, a segmentation model's mask as a PNG of class indices"}})
+        async def upload(file: UploadFile = File(..., description='the image file (PNG, JPEG…)'),
+                         output: str = 'json'):  # 'json', or 'png' for a segmentation mask as an image
+            started = time.perf_counter()
+            if output not in ('json', 'png') or (output == 'png' and predictor.task != 'segmentation'):
+                raise HTTPException(422, "output must be 'json'" + (" or 'png'" if predictor.task == 'segmentation' else ''))
+            data = await file.read()
+            try:
+                out = predictor.predict(pd.DataFrame({column: [data]})).to_dict('records')[0]
+            except (ValueError, TypeError) as e:
+                raise HTTPException(422, f"file {file.filename!r}: {e}") from None
+            png = mask_png(out['mask']) if predictor.task == 'segmentation' else None
+            if png is not None:
+                out['mask'] = base64.b64encode(png).decode('ascii')
+            out = {k: (v.item() if hasattr(v, 'item') else v) for k, v in out.items()}
+            encoded = json.dumps(out)
+            if logger:  # logged as a record of the JSON route would be: the image base64
+                logger.add(version, (time.perf_counter() - started) * 1e3,
+                           [json.dumps({column: base64.b64encode(data).decode('ascii')})], [encoded])
+            if output == 'png':
+                return Response(png, media_type='image/png', headers={'X-Model-Version': version})
+            return Response(f'{{"model_version": "{version}", "prediction": {encoded}}}', media_type='application/json')
 
     # The FastAPI route above documents /predict in the OpenAPI schema; requests are served by the same function mounted as
     # a plain Starlette route in front of it, which skips FastAPI's per-request dependency solving and endpoint wrapping
