@@ -806,8 +806,11 @@ class Predictor:
         "Segmentation: the predicted class of every pixel of each image."
         if self.task != 'segmentation':
             raise ValueError(f"masks are predicted by segmentation models; this one is {self.task}: use predict")
-        out = self.raw(data).argmax(1)
-        return out.astype(np.uint8 if len(self.columns) <= 256 else np.int32)
+        return self._masks(self.raw(data))
+
+    def _masks(self, out: np.ndarray) -> np.ndarray:
+        "Probabilities (images, classes, height, width) → masks of class indices, as small an integer as the classes allow."
+        return out.argmax(1).astype(np.uint8 if len(self.columns) <= 256 else np.int32)
 
     def predict_record(self,
                        record: dict,  # one tabular record: column → value
@@ -828,7 +831,7 @@ class Predictor:
 
     def _format(self, out: np.ndarray, data) -> pd.DataFrame:
         if self.task == 'segmentation':  # a mask per image, and the share of its pixels given to each class
-            masks = out.argmax(1).astype(np.uint8 if len(self.columns) <= 256 else np.int32)
+            masks = self._masks(out)
             shares = np.stack([np.bincount(m.ravel(), minlength=len(self.columns)) / m.size for m in masks])
             return pd.DataFrame({'mask': list(masks)}).join(pd.DataFrame(shares, columns=[f'{c} share' for c in self.columns]))
         if self.task in ('binary', 'multiclass'):
@@ -1045,6 +1048,12 @@ async def _too_large(send, limit: int):
     await send({'type': 'http.response.body', 'body': body})
 
 
+def _jsonable(prediction: dict) -> dict:
+    "One prediction as JSON values: numpy numbers as Python ones, a segmentation mask as a base64 PNG."
+    return {k: (base64.b64encode(mask_png(v)).decode('ascii') if k == 'mask' else v.item() if hasattr(v, 'item') else v)
+            for k, v in prediction.items()}
+
+
 def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `Predictor`
                api_key: str | None = None,  # require this key in the `X-API-Key` header of /predict and /metadata
                max_body: int = 1_000_000,  # largest request body in bytes (larger: 413)
@@ -1154,8 +1163,7 @@ def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `
                 outputs = [predictor.predict_record(dict(records[0]))]
             else:
                 outputs = predictor.predict(pd.DataFrame([dict(r) for r in records])).to_dict('records')
-                outputs = [{k: (base64.b64encode(mask_png(v)).decode('ascii') if k == 'mask'  # segmentation: a PNG
-                                else v.item() if hasattr(v, 'item') else v) for k, v in o.items()} for o in outputs]
+                outputs = [_jsonable(o) for o in outputs]
         except (ValueError, TypeError) as e:
             raise HTTPException(422, str(e)) from None
         encoded = [json.dumps(o) for o in outputs]
@@ -1182,16 +1190,13 @@ def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `
                 out = predictor.predict(pd.DataFrame({column: [data]})).to_dict('records')[0]
             except (ValueError, TypeError) as e:
                 raise HTTPException(422, f"file {file.filename!r}: {e}") from None
-            png = mask_png(out['mask']) if predictor.task == 'segmentation' else None
-            if png is not None:
-                out['mask'] = base64.b64encode(png).decode('ascii')
-            out = {k: (v.item() if hasattr(v, 'item') else v) for k, v in out.items()}
+            out = _jsonable(out)
             encoded = json.dumps(out)
             if logger:  # logged as a record of the JSON route would be: the image base64
                 logger.add(version, (time.perf_counter() - started) * 1e3,
                            [json.dumps({column: base64.b64encode(data).decode('ascii')})], [encoded])
             if output == 'png':
-                return Response(png, media_type='image/png', headers={'X-Model-Version': version})
+                return Response(base64.b64decode(out['mask']), media_type='image/png', headers={'X-Model-Version': version})
             return Response(f'{{"model_version": "{version}", "prediction": {encoded}}}', media_type='application/json')
 
     # The FastAPI route above documents /predict in the OpenAPI schema; requests are served by the same function mounted as
@@ -1338,22 +1343,23 @@ def _metric_rows(predictor: Predictor, frame: pd.DataFrame, outputs: np.ndarray)
     if not all(t in frame.columns for t in p['targets']) or predictor.modality == 'sequence':
         return None
     if p['task'] == 'segmentation':  # masks of labelled new images
-        from dlwork.evaluate import image_confusions, segmentation_scores
+        from dlwork.evaluate import SEGMENTATION_HEADLINE, image_confusions, segmentation_scores
         s = segmentation_scores(image_confusions(predictor.recipe.targets(frame), outputs.argmax(1), len(p['classes'])))
-        new_seg = {m: float(s[m][0]) for m in ('mean_iou', 'dice', 'pixel_accuracy')}
-    if p['task'] in ('binary', 'multiclass'):
-        lookup = {c: i for i, c in enumerate(p['classes'])}
-        y = frame[p['targets'][0]].astype(str).map(lookup)
-        keep = y.notna().to_numpy()
-        y, out = y[keep].to_numpy(dtype=int), outputs[keep]
-    elif p['task'] != 'segmentation':
-        y, out = frame[p['targets']].to_numpy(dtype=float), outputs
+        values = {m: float(s[m][0]) for m in SEGMENTATION_HEADLINE}
+    else:
+        if p['task'] in ('binary', 'multiclass'):
+            lookup = {c: i for i, c in enumerate(p['classes'])}
+            y = frame[p['targets'][0]].astype(str).map(lookup)
+            keep = y.notna().to_numpy()
+            y, out = y[keep].to_numpy(dtype=int), outputs[keep]
+        else:
+            y, out = frame[p['targets']].to_numpy(dtype=float), outputs
+        values = {m: score(p['task'], y, out, [m])[m] for m in HEADLINE[p['task']][:4]}
     rows = []
-    for m in (list(new_seg) if p['task'] == 'segmentation' else HEADLINE[p['task']][:4]):
-        new = score(p['task'], y, out, [m])[m] if p['task'] != 'segmentation' else new_seg[m]
+    for m, new in values.items():
         test = (ev.get('intervals') or {}).get(m, {})
         low, high = test.get('low'), test.get('high')
-        judged = m == ev.get('metric', HEADLINE.get(p['task'], ('mean_iou',))[0]) and low is not None   # decay is judged on the ranking metric
+        judged = m == ev.get('metric', next(iter(values))) and low is not None   # decay is judged on the ranking metric
         decayed = (new > high if m in LOWER_IS_BETTER else new < low) if judged else None
         rows.append({'metric': m, 'new rows': new, 'test': test.get('value'), 'test low': low, 'test high': high,
                      'decayed': decayed})
@@ -1403,20 +1409,15 @@ def drift_report(bundle: str | Path | Predictor,  # a bundle folder or a loaded 
     features = pd.DataFrame(rows).set_index('feature')
     outputs = predictor.raw(new_data, every_window=True) if predictor.modality == 'sequence' else predictor.raw(new_data)
     ps = predictor.meta['prediction_stats']
-    if ps['kind'] == 'class shares':
+    if ps['kind'] in ('class shares', 'class pixel shares'):
         classes = list(ps['shares'])
-        counts = np.bincount(outputs.argmax(1), minlength=len(classes)).astype(float)
+        counts = np.bincount(outputs.argmax(1).ravel(), minlength=len(classes)).astype(float)
+        if ps['kind'] == 'class pixel shares':  # counted in images' worth of pixels: one image's pixels are not independent
+            counts /= ps['pixels']
         expected = np.clip(np.array([ps['shares'][c] for c in classes]), 1e-4, None)
         chi = st.chisquare(counts, expected / expected.sum() * counts.sum())
-        pred = {'test': 'chi-square', 'statistic': float(chi.statistic), 'p': float(chi.pvalue),
-                'psi': psi(list(ps['shares'].values()), counts / counts.sum()),
-                'train': max(ps['shares'], key=ps['shares'].get), 'new': classes[int(counts.argmax())]}
-    elif ps['kind'] == 'class pixel shares':  # counted in images' worth of pixels: the pixels of one image are not independent
-        classes = list(ps['shares'])
-        counts = np.bincount(outputs.argmax(1).ravel(), minlength=len(classes)).astype(float) / ps['pixels']
-        expected = np.clip(np.array([ps['shares'][c] for c in classes]), 1e-4, None)
-        chi = st.chisquare(counts, expected / expected.sum() * counts.sum())
-        pred = {'test': 'chi-square (pixels in images)', 'statistic': float(chi.statistic), 'p': float(chi.pvalue),
+        pred = {'test': 'chi-square' + (' (pixels in images)' if ps['kind'] == 'class pixel shares' else ''),
+                'statistic': float(chi.statistic), 'p': float(chi.pvalue),
                 'psi': psi(list(ps['shares'].values()), counts / counts.sum()),
                 'train': max(ps['shares'], key=ps['shares'].get), 'new': classes[int(counts.argmax())]}
     else:

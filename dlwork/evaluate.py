@@ -30,6 +30,7 @@ from fastcore.basics import patch, store_attr
 
 from .core import (atomic_write, check_columns, did_you_mean, figure_grid, figure_png, figure_style, html_page,
                          list_names, markdown_table)
+from .problem import dice_per_class, iou_per_class
 from .recipe import scaled_series, image_pixels, read_image
 
 if TYPE_CHECKING:
@@ -1150,20 +1151,22 @@ def image_confusions(truth: np.ndarray,  # true masks (images, height, width) of
     return np.bincount(flat, minlength=len(truth) * n * n).reshape(len(truth), n, n)
 
 
+def _pooled_scores(cm: np.ndarray) -> dict:
+    "The segmentation metrics of each pooled confusion matrix of a stack (…, n, n)."
+    iou, dice = iou_per_class(cm), dice_per_class(cm)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)  # a resample in which no class occurs at all
+        return {'mean_iou': np.nanmean(iou, -1), 'dice': np.nanmean(dice, -1),
+                'pixel_accuracy': np.diagonal(cm, axis1=-2, axis2=-1).sum(-1) / np.maximum(cm.sum((-2, -1)), 1),
+                'iou': iou, 'dice_per_class': dice}
+
+
 def segmentation_scores(confusions: np.ndarray,  # (images, n, n) from `image_confusions`
                         weights: np.ndarray | None = None,  # (resamples, images) bootstrap counts; None: every image once
                        ) -> dict:  # name → array (resamples,) or (resamples, n): mean_iou, dice, pixel_accuracy, iou, dice_per_class
     "Mean IoU, Dice and pixel accuracy over the pooled pixels of the images (weighted by how often a resample draws each), and IoU and Dice per class (NaN for a class in neither truth nor prediction)."
     w = np.ones((1, len(confusions))) if weights is None else np.asarray(weights, dtype=np.float64)
-    cm = np.tensordot(w, confusions.astype(np.float64), axes=(1, 0))  # (resamples, n, n)
-    inter = np.diagonal(cm, axis1=1, axis2=2)
-    both = cm.sum(1) + cm.sum(2)
-    iou = np.divide(inter, both - inter, out=np.full(inter.shape, np.nan), where=(both - inter) > 0)
-    dice = np.divide(2 * inter, both, out=np.full(inter.shape, np.nan), where=both > 0)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)  # a resample in which no class occurs at all
-        return {'mean_iou': np.nanmean(iou, 1), 'dice': np.nanmean(dice, 1),
-                'pixel_accuracy': inter.sum(1) / np.maximum(cm.sum((1, 2)), 1), 'iou': iou, 'dice_per_class': dice}
+    return _pooled_scores(np.tensordot(w, confusions.astype(np.float64), axes=(1, 0)))  # (resamples, n, n)
 
 
 def _colour_position(prepared: 'Prepared', rows: pd.DataFrame) -> np.ndarray:
@@ -1219,6 +1222,7 @@ class SegmentationReport:
         self.confusions = image_confusions(truth, outputs, n)
         self.weights = bootstrap_counts(len(truth), resamples, seed)
         point, boot = segmentation_scores(self.confusions), segmentation_scores(self.confusions, self.weights)
+        self._boot_metric = boot[metric]  # the network's value in each resample, for the paired comparisons
         lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
         self.metrics = {m: float(point[m][0]) for m in SEGMENTATION_HEADLINE}
         self.intervals = pd.DataFrame({m: {'value': float(point[m][0]), 'low': float(np.nanquantile(boot[m], lo)),
@@ -1237,11 +1241,9 @@ class SegmentationReport:
 
     def _paired(self, other: np.ndarray) -> dict:
         "Paired bootstrap over images of this network against other predictions of the same images (the same resamples)."
-        a = segmentation_scores(self.confusions, self.weights)[self.metric]
-        b = segmentation_scores(other, self.weights)[self.metric]
-        diff = a - b
+        diff = self._boot_metric - segmentation_scores(other, self.weights)[self.metric]
         lo, hi = (1 - self.level) / 2, 1 - (1 - self.level) / 2
-        return {'difference': float(segmentation_scores(self.confusions)[self.metric][0] - segmentation_scores(other)[self.metric][0]),
+        return {'difference': float(self.metrics[self.metric] - segmentation_scores(other)[self.metric][0]),
                 'low': float(np.quantile(diff, lo)), 'high': float(np.quantile(diff, hi)),
                 'p_value': float(min(1.0, 2 * min((diff <= 0).mean(), (diff >= 0).mean())))}
 
@@ -1259,7 +1261,7 @@ class SegmentationReport:
 
     def image_scores(self) -> pd.DataFrame:
         "Each test image's own mean IoU, Dice and pixel accuracy, worst first by the report's metric."
-        s = segmentation_scores(self.confusions, np.eye(len(self.confusions)))
+        s = _pooled_scores(self.confusions.astype(np.float64))  # each image on its own
         frame = pd.DataFrame({m: s[m] for m in SEGMENTATION_HEADLINE})
         return frame.sort_values(self.metric, ascending=True)
 

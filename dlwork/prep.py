@@ -1029,6 +1029,7 @@ class _QuietFrame(pd.DataFrame):
 
 
 def _build_image(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict) -> dict:
+    "DataLoaders of images and their labels, values or masks: resized, augmented on training batches, normalised with training statistics."
     col = problem.columns['image'][0]
     scan = opts['scan']
     mode = 'RGB' if (scan['mode'] == 'RGB').any() else 'L'
@@ -1037,9 +1038,11 @@ def _build_image(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict)
     train = frame.iloc[splits.train]
     mean, std = image_stats_for(train[col], size, mode)
     tv = frame.iloc[np.concatenate([splits.train, splits.valid])].reset_index(drop=True)
-    get_y = ColReader(problem.targets if problem.task == 'multilabel' else problem.target)
+    segmentation = problem.task == 'segmentation'  # masks: resized with their images (nearest), augmented with them, never normalised
+    y_block, get_y = ((_mask_block(list(problem.classes)), _MaskReader(problem.target)) if segmentation else
+                      (_y_block(problem), ColReader(problem.targets if problem.task == 'multilabel' else problem.target)))
     augs = _image_augmentations(opts['augment'])
-    block = DataBlock(blocks=(_image_block(mode), _y_block(problem)),
+    block = DataBlock(blocks=(_image_block(mode), y_block),
                       get_x=_ImageReader(col, mode), get_y=get_y,
                       splitter=IndexSplitter(list(range(len(splits.train), len(tv)))),
                       item_tfms=Resize(size, method='squish'),
@@ -1048,6 +1051,8 @@ def _build_image(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict)
     _training_only(dls, augs)  # fastai's affine transforms resample valid images too (as an identity); not here
     test_dl = dls.test_dl(frame.iloc[splits.test].reset_index(drop=True), with_labels=True)
     state = {'inputs': [col], 'size': list(size), 'mode': mode, 'mean': mean, 'std': std, 'resize': 'squish/bilinear'}
+    if segmentation:
+        state['mask_resize'] = 'squish/nearest'
     keys = opts['keys'] if 'keys' in opts else df[col].map(_digest)  # pixel digests, computed once in `prepare`
     return dict(dls=dls, test_dl=test_dl, state=state, fitted=None, refit=None,
                 keys=keys, changes={}, test_changes={})
@@ -1113,28 +1118,6 @@ def dominant_classes(counts: np.ndarray,  # pixels per class of each image (from
     return np.asarray(classes, dtype=object)[idx]
 
 
-def _build_segmentation(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict) -> dict:
-    "DataLoaders of images and masks: both resized together (masks by nearest neighbour), augmented together, masks never normalised."
-    col, target = problem.columns['image'][0], problem.target
-    scan = opts['scan']
-    mode = 'RGB' if (scan['mode'] == 'RGB').any() else 'L'
-    size = _image_size(scan, opts['size'])
-    frame = df[[col, target]]
-    mean, std = image_stats_for(frame.iloc[splits.train][col], size, mode)
-    tv = frame.iloc[np.concatenate([splits.train, splits.valid])].reset_index(drop=True)
-    augs = _image_augmentations(opts['augment'])
-    block = DataBlock(blocks=(_image_block(mode), _mask_block(list(problem.classes))),
-                      get_x=_ImageReader(col, mode), get_y=_MaskReader(target),
-                      splitter=IndexSplitter(list(range(len(splits.train), len(tv)))),
-                      item_tfms=Resize(size, method='squish'),
-                      batch_tfms=[*augs, Normalize.from_stats(mean, std)])
-    dls = block.dataloaders(_QuietFrame(tv), bs=opts['bs'], num_workers=opts['num_workers'])
-    _training_only(dls, augs)
-    test_dl = dls.test_dl(frame.iloc[splits.test].reset_index(drop=True), with_labels=True)
-    state = {'inputs': [col], 'size': list(size), 'mode': mode, 'mean': mean, 'std': std, 'resize': 'squish/bilinear',
-             'mask_resize': 'squish/nearest'}
-    return dict(dls=dls, test_dl=test_dl, state=state, fitted=None, refit=None,
-                keys=opts['keys'], changes={}, test_changes={})
 
 # %% ../nbs/01_prep.ipynb #80933f66
 def text_vocab(texts,  # the training texts
@@ -1639,7 +1622,7 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
         built = _build_tabular(problem, df, splits, opts)
         _tabular_steps(steps, built, opts, problem)
     elif segmentation:
-        built = _build_segmentation(problem, df, splits, dict(opts, keys=keys))
+        built = _build_image(problem, df, splits, dict(opts, keys=keys))
         s = built['state']
         _step(steps, 'images and masks', f"{s['mode']} images resized to {s['size'][0]}×{s['size'][1]} (squish, bilinear) and "
               f"their masks with them (nearest neighbour: no new class values); images normalised with training mean "

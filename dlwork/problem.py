@@ -26,11 +26,12 @@ from .core import (atomic_write, check_choice, check_columns, check_not_empty, d
 __all__ = ['SHAPE_CODES', 'IMAGE_EXTENSIONS', 'MASK_FOLDERS', 'TASKS', 'MODALITIES', 'COLUMN_KINDS', 'METRICS', 'DEFAULT_METRICS',
            'SEVERITIES', 'FINDING_COLUMNS', 'Example', 'list_examples', 'load_example', 'load_table', 'load_images',
            'read_mask', 'segmentation_folder', 'load_segmentation', 'load_text', 'load_sequence', 'load_data',
-           'pixel_confusion', 'iou_per_class', 'Metric', 'infer_column_kind', 'infer_task', 'Problem', 'summarize',
-           'target_summary', 'plot_target', 'plot_features', 'plot_feature_target', 'correlations', 'plot_correlations',
-           'feature_relevance', 'distribution_shift', 'check_quality', 'image_stats', 'plot_images', 'plot_class_means',
-           'mask_stats', 'pixel_frequencies', 'plot_overlays', 'plot_pixels', 'text_stats', 'top_words',
-           'plot_text_lengths', 'time_steps', 'plot_series', 'EDA', 'explore', 'column_report', 'explorer']
+           'pixel_confusion', 'iou_per_class', 'dice_per_class', 'Metric', 'infer_column_kind', 'infer_task', 'Problem',
+           'summarize', 'target_summary', 'plot_target', 'plot_features', 'plot_feature_target', 'correlations',
+           'plot_correlations', 'feature_relevance', 'distribution_shift', 'check_quality', 'image_stats',
+           'plot_images', 'plot_class_means', 'mask_stats', 'pixel_frequencies', 'plot_overlays', 'plot_pixels',
+           'text_stats', 'top_words', 'plot_text_lengths', 'time_steps', 'plot_series', 'EDA', 'explore',
+           'column_report', 'explorer']
 
 # %% ../nbs/00_problem.ipynb #93b3f085
 def _data_dir() -> Path:
@@ -514,12 +515,20 @@ def _n_classes(y_true, y_pred, proba, classes) -> int:
     return proba.shape[1] if proba is not None else int(max(np.max(y_true), np.max(y_pred))) + 1
 
 
-def iou_per_class(cm: np.ndarray,  # from `pixel_confusion`
-                 ) -> np.ndarray:  # intersection over union of each class; NaN for a class in neither truth nor prediction
-    "Intersection over union (Jaccard index) of each class, from a pixel confusion matrix."
-    inter = np.diag(cm).astype(float)
-    union = cm.sum(0) + cm.sum(1) - inter
-    return np.divide(inter, union, out=np.full(len(cm), np.nan), where=union > 0)
+def iou_per_class(cm: np.ndarray,  # from `pixel_confusion` (n × n), or a stack of them (…, n, n)
+                 ) -> np.ndarray:  # intersection over union of each class (…, n); NaN for a class in neither truth nor prediction
+    "Intersection over union (Jaccard index) of each class, from a pixel confusion matrix (or each of a stack)."
+    inter = np.diagonal(cm, axis1=-2, axis2=-1).astype(float)
+    union = cm.sum(-2) + cm.sum(-1) - inter
+    return np.divide(inter, union, out=np.full(inter.shape, np.nan), where=union > 0)
+
+
+def dice_per_class(cm: np.ndarray,  # from `pixel_confusion` (n × n), or a stack of them (…, n, n)
+                  ) -> np.ndarray:  # Dice coefficient of each class (…, n); NaN for a class in neither truth nor prediction
+    "Dice coefficient (F1 over pixels) of each class, from a pixel confusion matrix (or each of a stack)."
+    inter = np.diagonal(cm, axis1=-2, axis2=-1).astype(float)
+    both = cm.sum(-2) + cm.sum(-1)
+    return np.divide(2 * inter, both, out=np.full(inter.shape, np.nan), where=both > 0)
 
 
 def _mean_iou(y_true, y_pred, proba, classes, multilabel):
@@ -527,9 +536,7 @@ def _mean_iou(y_true, y_pred, proba, classes, multilabel):
 
 
 def _dice(y_true, y_pred, proba, classes, multilabel):
-    cm = pixel_confusion(y_true, y_pred, _n_classes(y_true, y_pred, proba, classes))
-    denominator = cm.sum(0) + cm.sum(1)
-    return np.nanmean(np.divide(2 * np.diag(cm), denominator, out=np.full(len(cm), np.nan), where=denominator > 0))
+    return np.nanmean(dice_per_class(pixel_confusion(y_true, y_pred, _n_classes(y_true, y_pred, proba, classes))))
 
 
 def _pixel_accuracy(y_true, y_pred, proba, classes, multilabel):

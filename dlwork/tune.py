@@ -34,7 +34,7 @@ from optuna_integration import FastAIV2PruningCallback
 
 from .core import did_you_mean, markdown_table
 from .model import (ARCHITECTURES, DEFAULT_LOSS, DEFAULT_WD, INITIALISERS, LOSSES, OPTIMIZERS, PRETRAINED, XRESNETS,
-                          arch_builder, arch_options, check_arch, default_arch, learner_for, network_kind)
+                          SEGMENTATION_LOSSES, arch_builder, arch_options, check_arch, default_arch, learner_for, network_kind)
 from .prep import Prepared
 from .train import (POLICIES, OverfittingWarning, TrainingDiverged, check_epochs, greater_is_better, find_lr, fit,
                           progress_style)
@@ -531,17 +531,15 @@ def default_space(prepared: Prepared,  # the prepared data
                      layers=Int(1, 2, **recurrent), width=Choice([16, 32, 64], **attention),
                      depth=Int(1, 2, **attention), dropout=Float(0.0, 0.3), lr=Float(1e-4, 1e-2, log=True),
                      wd=Float(1e-4, 0.1, log=True), bs=Choice([64, 128, 256]))
-    if arch is None and modality == 'segmentation':  # the encoder (plain U-Net or DynamicUnet over a CNN) and the loss
-        return Space(arch=Choice(['unet', 'dynamic_unet']), width=Choice([8, 16, 24], when={'arch': ['unet']}),
-                     depth=Int(2, 4, when={'arch': ['unet']}), encoder=Choice(['cnn', 'xresnet18'], when={'arch': ['dynamic_unet']}),
-                     loss=Choice(['cross_entropy', 'dice', 'cross_entropy_dice']), lr=Float(1e-3, 3e-2, log=True),
+    if modality == 'segmentation':  # the encoder (plain U-Net, or DynamicUnet over a CNN or xresnet) and the loss
+        archs = ['unet', 'dynamic_unet'] if arch is None else [check_arch(arch, modality)]
+        plain, dynamic = {'when': {'arch': ['unet']}}, {'when': {'arch': ['dynamic_unet']}}
+        sizes = {**({'width': Choice([8, 16, 24], **plain), 'depth': Int(2, 4, **plain)} if 'unet' in archs else {}),
+                 **({'encoder': Choice(['cnn', 'xresnet18'], **dynamic)} if 'dynamic_unet' in archs else {})}
+        return Space(arch=Choice(archs) if len(archs) > 1 else archs[0], **sizes,
+                     loss=Choice(list(SEGMENTATION_LOSSES)), lr=Float(1e-3, 3e-2, log=True),
                      wd=Float(1e-4, 0.1, log=True), bs=Choice([8, 16, 32]))
     arch = check_arch(arch or default_arch(prepared)[0], modality)
-    if arch in ('unet', 'dynamic_unet'):
-        sizes = ({'width': Choice([8, 16, 24]), 'depth': Int(2, 4)} if arch == 'unet' else
-                 {'encoder': Choice(['cnn', 'xresnet18'])})
-        return Space(arch=arch, **sizes, loss=Choice(['cross_entropy', 'dice', 'cross_entropy_dice']),
-                     lr=Float(1e-3, 3e-2, log=True), wd=Float(1e-4, 0.1, log=True), bs=Choice([8, 16, 32]))
     if arch == 'mlp':
         return Space(layers=Widths((1, 3), (32, 512), growth=0.5), dropout=Float(0.0, 0.5),
                      opt=Choice(['adamw', 'sgd']), mom=Float(0.8, 0.99, when={'opt': 'sgd'}), **rates)
