@@ -476,7 +476,8 @@ def _tabular_baselines(prepared: 'Prepared', train: pd.DataFrame, test: pd.DataF
         out = rows[inputs].copy()
         for c in inputs:
             if pd.api.types.is_datetime64_any_dtype(out[c]):
-                out[c] = (out[c] - pd.Timestamp('1970-01-01')).dt.days.astype(float)
+                when = out[c].dt.tz_convert(None) if out[c].dt.tz is not None else out[c]  # aware: the instants in UTC
+                out[c] = (when - pd.Timestamp('1970-01-01')).dt.days.astype(float)
             elif pd.api.types.is_bool_dtype(out[c]):
                 out[c] = out[c].astype(float)
         return out

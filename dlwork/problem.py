@@ -1130,6 +1130,8 @@ def _top_values(s: pd.Series, k: int = 3) -> str:
 def _as_number(s: pd.Series) -> pd.Series:
     "Numbers to plot or correlate: datetimes as days since the epoch, booleans as 0/1."
     if pd.api.types.is_datetime64_any_dtype(s):
+        if s.dt.tz is not None:  # time-zone aware: the same instants in UTC
+            s = s.dt.tz_convert(None)
         return (s - pd.Timestamp('1970-01-01')).dt.total_seconds() / 86400
     return s.astype(float)
 

@@ -16,7 +16,7 @@ from .core import atomic_write, check_columns, list_names
 
 # %% auto #0
 __all__ = ['RECIPE_VERSION', 'BOS', 'UNK', 'PAD', 'UP', 'MAJ', 'DATE_PARTS', 'TABULAR_STEPS', 'TextTokenizer', 'read_image',
-           'image_pixels', 'mask_pixels', 'regularize_series', 'pad_tokens', 'Recipe', 'scaled_series',
+           'image_pixels', 'mask_pixels', 'regularize_series', 'Columns', 'pad_tokens', 'Recipe', 'scaled_series',
            'sequence_windows']
 
 # %% ../nbs/91_recipe.ipynb #359249d2
@@ -161,6 +161,32 @@ DATE_PARTS = ('Year', 'Month', 'Week', 'Day', 'Dayofweek', 'Dayofyear', 'Is_mont
               'Is_quarter_end', 'Is_quarter_start', 'Is_year_end', 'Is_year_start', 'Elapsed')
 
 
+class Columns(dict):
+    "The columns of a batch of raw rows as a dict of Series sharing one index: what the recipe's steps change when replaying a batch (assigning a DataFrame column costs far more than a dict entry)."
+
+    def __init__(self,
+                 frame: pd.DataFrame,  # raw rows (left unchanged: the steps replace columns, never change a Series in place)
+                 columns: list,  # the columns to take, in order
+                ):
+        super().__init__()
+        self.index = pd.RangeIndex(len(frame))
+        for c in columns:
+            self[c] = frame[c].reset_index(drop=True)  # its dtype kept (categories, time zones, nullable numbers)
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value if isinstance(value, pd.Series) else pd.Series(value, index=self.index, copy=False))
+
+    def array(self,
+              columns: list,  # the columns to stack side by side
+              dtype,  # numpy dtype of the result
+             ) -> np.ndarray:  # (rows, len(columns)), C-ordered
+        "Stack columns into one 2-D array of `dtype`, as `DataFrame.to_numpy(dtype)` would."
+        out = np.empty((len(self.index), len(columns)), dtype)
+        for j, c in enumerate(columns):
+            out[:, j] = self[c].to_numpy(dtype=dtype)
+        return out
+
+
 def _dateparts_step(df: pd.DataFrame, step: dict) -> dict:
     "Replace each date column by numeric parts (year, month, …, flags as 0/1, seconds since 1970); unparsable dates become missing."
     changed = {}
@@ -211,11 +237,18 @@ def _invalid_step(df: pd.DataFrame, step: dict) -> dict:
     return {k: v for k, v in changed.items() if v}
 
 
+def _codes(values: pd.Series, categories: list) -> np.ndarray:
+    "The position of each value in `categories` (-1 for missing or unseen values), as `pd.Categorical(values, categories).codes`: one hashed pass over the values, then a lookup of the few distinct ones."
+    codes, distinct = pd.factorize(values)
+    where = pd.Index(categories, dtype=object if not len(categories) else None).get_indexer(distinct)
+    return np.append(where, -1)[codes]  # a missing value's code -1 picks the appended -1
+
+
 def _onehot_step(df: pd.DataFrame, step: dict) -> dict:
     "One 0/1 column per training category; missing and unseen values light the column of the missing category (and are counted)."
     changed = {}
     for col, spec in step['columns'].items():
-        codes = pd.Categorical(df[col], categories=spec['values']).codes  # one hashed pass; -1: missing or unseen
+        codes = _codes(df[col], spec['values'])  # -1: missing or unseen
         for i, name in enumerate(spec['names']):
             df[name] = (codes == i).astype('float64')
         df[spec['unknown']] = (codes < 0).astype('float64')
@@ -252,27 +285,29 @@ def _categorify_step(df: pd.DataFrame, step: dict) -> dict:
     "Categories as integer codes: 0 is the missing/unknown category, then the training vocabulary in order."
     changed = {}
     for col, vocab in step['vocab'].items():
-        codes = pd.Categorical(df[col], categories=vocab).codes + 1
-        changed[col] = int(((codes == 0) & df[col].notna()).sum())
+        values = df[col]
+        if values.dtype == bool and all(isinstance(v, (bool, np.bool_)) for v in vocab):  # missing-value indicators: no hashing
+            lookup = np.array([vocab.index(v) + 1 if v in vocab else 0 for v in (False, True)], dtype=np.int8)
+            codes = lookup[values.to_numpy().view(np.uint8)]
+        else:
+            codes = _codes(values, vocab) + 1
+        changed[col] = int(((codes == 0) & values.notna().to_numpy()).sum())
         df[col] = codes
     return {k: v for k, v in changed.items() if v}
 
 
 def _zscore_step(df: pd.DataFrame, step: dict) -> dict:
     "Subtract the training mean and divide by the training standard deviation (+1e-7), as fastai's `Normalize`."
-    cols = list(step['means'])
-    if cols:
-        df[cols] = (df[cols] - step['means']) / step['stds']
+    for col, mean in step['means'].items():  # numpy float64 scalars: float32 columns come out float64, as with a frame's arithmetic
+        df[col] = (df[col] - np.float64(mean)) / np.float64(step['stds'][col])
     return {}
 
 
 def _minmax_step(df: pd.DataFrame, step: dict) -> dict:
     "Map the training range of each column onto [0, 1] (a constant column maps to 0)."
-    cols = list(step['mins'])
-    if cols:
-        low = pd.Series(step['mins'])
-        span = pd.Series(step['maxs']) - low
-        df[cols] = (df[cols] - low) / span.where(span > 0, 1.0)
+    for col, low in step['mins'].items():
+        span = np.float64(step['maxs'][col]) - np.float64(low)
+        df[col] = (df[col] - np.float64(low)) / (span if span > 0 else np.float64(1.0))
     return {}
 
 
@@ -373,12 +408,10 @@ def _rows(rows, column) -> pd.DataFrame:
 def _tabular_inputs(s: dict, rows) -> tuple:
     df = _rows(rows, s['inputs'][0] if s['inputs'] else 'x')
     check_columns(df, s['inputs'], 'column')
-    work = df[s['inputs']].reset_index(drop=True).copy()
+    work = Columns(df, s['inputs'])
     for step in s['steps']:
         TABULAR_STEPS[step['name']](work, step)
-    cats = work[s['cat_names']].to_numpy(dtype=np.int64) if s['cat_names'] else np.zeros((len(work), 0), np.int64)
-    conts = work[s['cont_names']].to_numpy(dtype=np.float32) if s['cont_names'] else np.zeros((len(work), 0), np.float32)
-    return cats, conts
+    return work.array(s['cat_names'], np.int64), work.array(s['cont_names'], np.float32)
 
 
 def _image_inputs(s: dict, rows) -> tuple:
