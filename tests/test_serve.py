@@ -138,3 +138,70 @@ def test_predictions_are_logged(server, bundle):
         time.sleep(0.1)
     rows = logged()
     assert len(rows) == before + 3 and all(r[1] > 0 and len(r[0]) == 12 for r in rows[-3:])
+
+
+def _multipart(field: str, filename: str, content: bytes, content_type: str) -> tuple:
+    "A multipart/form-data body with one file, as curl -F sends it: (body, Content-Type header)."
+    boundary = 'dlwork-test-boundary-7f3a'
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            f'Content-Type: {content_type}\r\n\r\n').encode() + content + f'\r\n--{boundary}--\r\n'.encode()
+    return body, f'multipart/form-data; boundary={boundary}'
+
+
+def test_a_segmentation_bundle_served_for_real_takes_an_uploaded_image_and_returns_its_mask(tmp_path):
+    "`dlwork serve` on a U-Net bundle: POST /predict/upload with a PNG file answers the Predictor's mask, as JSON and as a PNG."
+    import io
+    import numpy as np
+    from PIL import Image
+    from dlwork.deploy import Predictor, export_bundle
+    from dlwork.model import learner_for
+    from dlwork.prep import prepare
+    from dlwork.problem import load_example, read_mask
+    from dlwork.train import fit
+    shapes = load_example('shapes')
+    prepared = prepare(shapes.problem(), shapes.data.head(80), size=32)
+    learn = learner_for(prepared, seed=0, path=tmp_path)
+    fit(learn, 1, lr=1e-2, seed=0, progress=False, checkpoint=False)
+    bundle = export_bundle(learn, prepared, tmp_path / 'bundle', quantize=False)
+    image = prepared.test['image'].iloc[0]
+    png = io.BytesIO()
+    Image.fromarray(image).save(png, format='PNG')
+    expected = Predictor.load(bundle).masks([image])[0]
+    port = free_port()
+    proc = subprocess.Popen([dlwork_command(), 'serve', str(bundle), '--port', str(port), '--quiet'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if _call(url, 'GET', '/ready', key=None)[0] == 200:
+                    break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    pytest.fail(f'the server did not become ready: {proc.stderr.read() if proc.poll() is not None else ""}')
+                time.sleep(0.2)
+
+        def upload(query, filename, content, content_type):
+            body, kind = _multipart('file', filename, content, content_type)
+            request = urllib.request.Request(url + '/predict/upload' + query, data=body, method='POST',
+                                             headers={'Content-Type': kind})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as r:
+                    return r.status, r.headers['Content-Type'], r.read()
+            except urllib.error.HTTPError as e:
+                return e.code, e.headers['Content-Type'], e.read()
+
+        status, kind, answer = upload('', 'scene.png', png.getvalue(), 'image/png')
+        assert status == 200 and kind.startswith('application/json'), (status, answer[:300])
+        import base64
+        mask = read_mask(io.BytesIO(base64.b64decode(json.loads(answer)['prediction']['mask'])))
+        assert np.array_equal(mask, expected)
+        status, kind, answer = upload('?output=png', 'scene.png', png.getvalue(), 'image/png')
+        assert (status, kind) == (200, 'image/png') and np.array_equal(read_mask(io.BytesIO(answer)), expected)
+        status, kind, answer = upload('', 'notes.txt', b'not an image', 'text/plain')
+        assert status == 422 and "file 'notes.txt'" in json.loads(answer)['detail']
+        assert _call(url, 'GET', '/health', key=None) == (200, {'status': 'ok'})  # still up
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
