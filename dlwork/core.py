@@ -18,7 +18,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['did_you_mean', 'list_names', 'check_choice', 'check_columns', 'check_not_empty', 'atomic_write', 'to_python',
-           'markdown_table', 'html_page', 'figure_style', 'figure_grid', 'figure_png']
+           'markdown_table', 'html_page', 'naive_utc', 'figure_style', 'figure_grid', 'figure_png']
 
 # %% ../nbs/92_core.ipynb #25216946
 def did_you_mean(name,  # what the user typed
@@ -139,6 +139,12 @@ def html_page(title: str,  # the page title (plain text; it is escaped)
              ) -> str:  # a whole, self-contained HTML document
     "A self-contained HTML page in the style of every dlwork report."
     return _PAGE.format(title=html.escape(title), body=body if isinstance(body, str) else '\n'.join(body))
+
+# %% ../nbs/92_core.ipynb #62fb1888
+def naive_utc(when: pd.Series,  # datetimes, naive or time-zone aware
+             ) -> pd.Series:  # the same instants as naive datetimes: aware ones in UTC, naive ones unchanged
+    "Datetimes that a naive timestamp can be subtracted from: a time-zone-aware series as its UTC instants without the zone."
+    return when.dt.tz_convert(None) if getattr(when.dt, 'tz', None) is not None else when
 
 # %% ../nbs/92_core.ipynb #70be9a84
 def figure_style():

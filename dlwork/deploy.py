@@ -718,7 +718,8 @@ class Predictor:
             raise TypeError(f"cannot predict from a {type(data).__name__}; give a DataFrame, a dict or a list of dicts"
                             + (', texts' if self.modality == 'text' else ', images (paths, bytes or arrays)' if self.modality == 'image' else ''))
         self._check_rows(data, 'an empty batch', 'the model needs: ')
-        frame = data[list(self.schema)].reset_index(drop=True).copy()
+        frame = data[list(self.schema)].copy(deep=False)  # selecting the columns copies them once; the caller's frame is untouched
+        frame.index = pd.RangeIndex(len(frame))
         for c, s in self.schema.items():
             if s['type'] == 'number':
                 frame[c] = _numbers(frame[c], c)

@@ -29,7 +29,7 @@ from fastcore.basics import patch, store_attr
 
 
 from .core import (atomic_write, check_columns, did_you_mean, figure_grid, figure_png, figure_style, html_page,
-                         list_names, markdown_table)
+                         list_names, markdown_table, naive_utc)
 from .problem import dice_per_class, iou_per_class
 from .recipe import scaled_series, image_pixels, read_image
 
@@ -476,8 +476,7 @@ def _tabular_baselines(prepared: 'Prepared', train: pd.DataFrame, test: pd.DataF
         out = rows[inputs].copy()
         for c in inputs:
             if pd.api.types.is_datetime64_any_dtype(out[c]):
-                when = out[c].dt.tz_convert(None) if out[c].dt.tz is not None else out[c]  # aware: the instants in UTC
-                out[c] = (when - pd.Timestamp('1970-01-01')).dt.days.astype(float)
+                out[c] = (naive_utc(out[c]) - pd.Timestamp('1970-01-01')).dt.days.astype(float)
             elif pd.api.types.is_bool_dtype(out[c]):
                 out[c] = out[c].astype(float)
         return out

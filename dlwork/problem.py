@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .core import (atomic_write, check_choice, check_columns, check_not_empty, did_you_mean, figure_grid,
-                         figure_png, figure_style, html_page, list_names, markdown_table, to_python)
+                         figure_png, figure_style, html_page, list_names, markdown_table, naive_utc,
+                         to_python)
 
 # %% auto #0
 __all__ = ['SHAPE_CODES', 'IMAGE_EXTENSIONS', 'MASK_FOLDERS', 'TASKS', 'MODALITIES', 'COLUMN_KINDS', 'METRICS', 'DEFAULT_METRICS',
@@ -1130,9 +1131,7 @@ def _top_values(s: pd.Series, k: int = 3) -> str:
 def _as_number(s: pd.Series) -> pd.Series:
     "Numbers to plot or correlate: datetimes as days since the epoch, booleans as 0/1."
     if pd.api.types.is_datetime64_any_dtype(s):
-        if s.dt.tz is not None:  # time-zone aware: the same instants in UTC
-            s = s.dt.tz_convert(None)
-        return (s - pd.Timestamp('1970-01-01')).dt.total_seconds() / 86400
+        return (naive_utc(s) - pd.Timestamp('1970-01-01')).dt.total_seconds() / 86400
     return s.astype(float)
 
 

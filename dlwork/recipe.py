@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import atomic_write, check_columns, list_names
+from .core import atomic_write, check_columns, list_names, naive_utc
 
 # %% auto #0
 __all__ = ['RECIPE_VERSION', 'BOS', 'UNK', 'PAD', 'UP', 'MAJ', 'DATE_PARTS', 'TABULAR_STEPS', 'TextTokenizer', 'read_image',
@@ -82,8 +82,11 @@ def read_image(value,  # a file path, raw bytes, a Pillow image or an array (H,W
             with Image.open(io.BytesIO(value) if isinstance(value, bytes) else value) as f:
                 f.load()
                 im = f.copy()
-        except Exception as e:
-            raise ValueError(f"image {str(value)[:200]!r} cannot be read: {e}") from e
+        except Exception as e:  # name what was given (not a buffer's repr) and why Pillow refused it
+            what = f'of {len(value)} bytes' if isinstance(value, bytes) else repr(str(value)[:200])
+            why = ('not in an image format Pillow reads (PNG, JPEG, BMP, TIFF, …)'
+                   if type(e).__name__ == 'UnidentifiedImageError' else str(e))
+            raise ValueError(f"image {what} cannot be read: {why}") from e
     return im if im.mode == mode else im.convert(mode)
 
 
@@ -171,7 +174,8 @@ class Columns(dict):
         super().__init__()
         self.index = pd.RangeIndex(len(frame))
         for c in columns:
-            self[c] = frame[c].reset_index(drop=True)  # its dtype kept (categories, time zones, nullable numbers)
+            s = frame[c]  # its dtype kept (categories, time zones, nullable numbers); re-indexed only when it must be
+            self[c] = s if s.index.equals(self.index) else s.reset_index(drop=True)
 
     def __setitem__(self, key, value):
         super().__setitem__(key, value if isinstance(value, pd.Series) else pd.Series(value, index=self.index, copy=False))
@@ -192,9 +196,7 @@ def _dateparts_step(df: pd.DataFrame, step: dict) -> dict:
     changed = {}
     for col in step['columns']:
         raw = df[col]
-        when = pd.to_datetime(raw, errors='coerce', utc=getattr(raw.dtype, 'tz', None) is not None)
-        if getattr(when.dt, 'tz', None) is not None:
-            when = when.dt.tz_convert(None)
+        when = naive_utc(pd.to_datetime(raw, errors='coerce', utc=getattr(raw.dtype, 'tz', None) is not None))
         changed[col] = int((when.isna() & raw.notna()).sum())
         for part in DATE_PARTS:
             if part == 'Elapsed':
