@@ -44,11 +44,12 @@ def _start_server(bundle, *args, env=None, key=None):
                 if _call(url, 'GET', '/ready', key=key)[0] == 200:
                     break
             except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    if proc.poll() is None:
-                        proc.kill()
-                    pytest.fail(f'the server did not become ready: {proc.communicate(timeout=30)[1]}')
-                time.sleep(0.2)
+                pass
+            if time.time() > deadline or proc.poll() is not None:  # not listening, or answering not-ready, for too long
+                if proc.poll() is None:
+                    proc.kill()
+                pytest.fail(f'the server did not become ready: {proc.communicate(timeout=30)[1]}')
+            time.sleep(0.2)
         yield url
     finally:
         proc.terminate()
