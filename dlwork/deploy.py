@@ -27,7 +27,7 @@ import pandas as pd
 
 import dlwork
 from .core import atomic_write, did_you_mean, list_names, markdown_table
-from .recipe import TABULAR_STEPS, Recipe, read_image, scaled_series, sequence_windows
+from .recipe import TABULAR_STEPS, Columns, Recipe, read_image, scaled_series, sequence_windows
 
 if TYPE_CHECKING:
     from dlwork.prep import Prepared
@@ -700,7 +700,7 @@ class Predictor:
                              f"{list_names(list(self.schema))}")
 
     def _frame(self, data) -> pd.DataFrame:
-        "Any supported input as a DataFrame of raw rows, checked against the schema."
+        "Any supported input as a DataFrame of raw rows (tabular: `Columns`), checked against the schema."
         column = next(iter(self.schema))
         if isinstance(data, dict):
             data = [data]
@@ -718,13 +718,16 @@ class Predictor:
             raise TypeError(f"cannot predict from a {type(data).__name__}; give a DataFrame, a dict or a list of dicts"
                             + (', texts' if self.modality == 'text' else ', images (paths, bytes or arrays)' if self.modality == 'image' else ''))
         self._check_rows(data, 'an empty batch', 'the model needs: ')
-        frame = data[list(self.schema)].copy(deep=False)  # selecting the columns copies them once; the caller's frame is untouched
-        frame.index = pd.RangeIndex(len(frame))
+        if self.modality == 'tabular':  # the recipe replays on Columns: the caller's columns shared, never changed, nothing copied
+            frame = Columns(data, list(self.schema))
+        else:
+            frame = data[list(self.schema)].copy(deep=False)  # selecting the columns copies them once; the caller's frame is untouched
+            frame.index = pd.RangeIndex(len(frame))
         for c, s in self.schema.items():
             if s['type'] == 'number':
-                frame[c] = _numbers(frame[c], c)
-                if not s['nullable'] and self.modality != 'sequence' and np.isnan(frame[c]).any():
-                    row = int(np.flatnonzero(np.isnan(frame[c]))[0])
+                values = frame[c] = _numbers(frame[c], c)
+                if not s['nullable'] and self.modality != 'sequence' and np.isnan(values).any():
+                    row = int(np.flatnonzero(np.isnan(values))[0])
                     raise ValueError(f"column {c!r} is missing (NaN) in row {row}; it was never missing in training, so the "
                                      "model has no rule for it")
             elif s['type'] in ('text', 'image') and frame[c].isna().any():

@@ -165,20 +165,40 @@ DATE_PARTS = ('Year', 'Month', 'Week', 'Day', 'Dayofweek', 'Dayofyear', 'Is_mont
 
 
 class Columns(dict):
-    "The columns of a batch of raw rows as a dict of Series sharing one index: what the recipe's steps change when replaying a batch (assigning a DataFrame column costs far more than a dict entry)."
+    "The columns of a batch of raw rows, a dict of Series sharing one index (or of numpy arrays, made Series when a step reads them): what the recipe's steps change when replaying a batch (assigning a DataFrame column costs far more than a dict entry)."
 
     def __init__(self,
-                 frame: pd.DataFrame,  # raw rows (left unchanged: the steps replace columns, never change a Series in place)
+                 frame: pd.DataFrame,  # raw rows, or another `Columns` (left unchanged: the steps replace columns, never change a Series in place)
                  columns: list,  # the columns to take, in order
                 ):
         super().__init__()
-        self.index = pd.RangeIndex(len(frame))
-        for c in columns:
-            s = frame[c]  # its dtype kept (categories, time zones, nullable numbers); re-indexed only when it must be
-            self[c] = s if s.index.equals(self.index) else s.reset_index(drop=True)
+        self.index = pd.RangeIndex(len(frame.index))
+        self._factors = {}  # column -> pd.factorize of it, while the column is unchanged
+        for c in columns:  # dtypes kept (categories, time zones, nullable numbers); re-indexed only when they must be
+            s = dict.__getitem__(frame, c) if isinstance(frame, Columns) else frame[c]
+            self[c] = s if not isinstance(s, pd.Series) or s.index.equals(self.index) else s.reset_index(drop=True)
+
+    @property
+    def columns(self) -> list:
+        "The column names, in order (as `DataFrame.columns`)."
+        return list(self)
+
+    def __getitem__(self, key) -> pd.Series:
+        value = super().__getitem__(key)
+        if isinstance(value, np.ndarray):  # a step's numpy result, wrapped when a later step reads it as a Series
+            value = pd.Series(value, index=self.index, copy=False)
+            super().__setitem__(key, value)
+        return value
 
     def __setitem__(self, key, value):
-        super().__setitem__(key, value if isinstance(value, pd.Series) else pd.Series(value, index=self.index, copy=False))
+        self._factors.pop(key, None)
+        if isinstance(value, pd.Series):
+            pass
+        elif isinstance(value, np.ndarray) and value.shape == (len(self.index),):
+            pass  # kept as an array: most results are only stacked by `array`
+        else:
+            value = pd.Series(value, index=self.index, copy=False)
+        super().__setitem__(key, value)
 
     def array(self,
               columns: list,  # the columns to stack side by side
@@ -187,8 +207,30 @@ class Columns(dict):
         "Stack columns into one 2-D array of `dtype`, as `DataFrame.to_numpy(dtype)` would."
         out = np.empty((len(self.index), len(columns)), dtype)
         for j, c in enumerate(columns):
-            out[:, j] = self[c].to_numpy(dtype=dtype)
+            value = super().__getitem__(c)
+            out[:, j] = value if isinstance(value, np.ndarray) else value.to_numpy(dtype=dtype)
         return out
+
+
+def _plain(df, col: str, kinds: str = 'f'):
+    "Column `col` of a DataFrame or `Columns` as a numpy array when its dtype is a plain numpy one of these kinds ('f' floats, 'i'/'u' integers, 'b' booleans), else None: the steps' numpy path (pandas' nullable, categorical and object dtypes take the pandas path)."
+    if isinstance(df, Columns):
+        value = dict.__getitem__(df, col)
+        dtype = value.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in kinds:
+            return value if isinstance(value, np.ndarray) else value.to_numpy()
+        return None
+    values = df[col]
+    return values.to_numpy() if isinstance(values.dtype, np.dtype) and values.dtype.kind in kinds else None
+
+
+def _factorized(df, col: str) -> tuple:
+    "`pd.factorize` of a column: (codes, distinct values); computed once per batch on `Columns`, where several steps encode the same column."
+    if not isinstance(df, Columns):
+        return pd.factorize(df[col])
+    if col not in df._factors:
+        df._factors[col] = pd.factorize(df[col])
+    return df._factors[col]
 
 
 def _dateparts_step(df: pd.DataFrame, step: dict) -> dict:
@@ -213,6 +255,13 @@ def _invalid_step(df: pd.DataFrame, step: dict) -> dict:
     "Numbers stored as text, ±inf and values breaking a declared rule become missing; categories become text. Returns cells changed per column."
     changed = {}
     for col in step['numeric']:
+        values = _plain(df, col)
+        if values is not None and values.dtype == np.float64:  # numbers already: only infinities to clear
+            infinite = np.isinf(values)
+            changed[col] = int(infinite.sum())
+            if changed[col]:
+                df[col] = np.where(infinite, np.nan, values)
+            continue
         raw = df[col]
         values = raw if raw.dtype == np.float64 else pd.to_numeric(raw, errors='coerce').astype('float64')
         infinite = np.isinf(values.to_numpy())
@@ -233,15 +282,15 @@ def _invalid_step(df: pd.DataFrame, step: dict) -> dict:
         df[col] = df[col].mask(bad)
         changed[col] = changed.get(col, 0) + int((df[col].isna() & ~before).sum())
     for col in step.get('text', []):
-        if pd.api.types.infer_dtype(df[col], skipna=True) in ('string', 'empty') and df[col].dtype == object:
-            continue  # already text and missing values: checked in C, no call per cell
+        if df[col].dtype == object and all(isinstance(v, str) for v in _factorized(df, col)[1]):
+            continue  # already text and missing values: one hashed pass (kept for the encoding steps), then the few distinct values
         df[col] = df[col].map(lambda v: v if isinstance(v, str) or pd.isna(v) else str(v)).astype(object)
     return {k: v for k, v in changed.items() if v}
 
 
-def _codes(values: pd.Series, categories: list) -> np.ndarray:
-    "The position of each value in `categories` (-1 for missing or unseen values), as `pd.Categorical(values, categories).codes`: one hashed pass over the values, then a lookup of the few distinct ones."
-    codes, distinct = pd.factorize(values)
+def _codes(df, col: str, categories: list) -> np.ndarray:
+    "The position of each value of column `col` in `categories` (-1 for missing or unseen values), as `pd.Categorical(values, categories).codes`: one hashed pass over the values, then a lookup of the few distinct ones."
+    codes, distinct = _factorized(df, col)
     where = pd.Index(categories, dtype=object if not len(categories) else None).get_indexer(distinct)
     return np.append(where, -1)[codes]  # a missing value's code -1 picks the appended -1
 
@@ -250,7 +299,7 @@ def _onehot_step(df: pd.DataFrame, step: dict) -> dict:
     "One 0/1 column per training category; missing and unseen values light the column of the missing category (and are counted)."
     changed = {}
     for col, spec in step['columns'].items():
-        codes = _codes(df[col], spec['values'])  # -1: missing or unseen
+        codes = _codes(df, col, spec['values'])  # -1: missing or unseen
         for i, name in enumerate(spec['names']):
             df[name] = (codes == i).astype('float64')
         df[spec['unknown']] = (codes < 0).astype('float64')
@@ -262,11 +311,14 @@ def _impute_step(df: pd.DataFrame, step: dict) -> dict:
     "Fill missing numbers with the fitted values, adding a True/False indicator column where training had gaps."
     changed = {}
     for col, value in step['fill'].items():
-        missing = df[col].isna()
+        values = _plain(df, col)
+        plain = values is not None and values.dtype == np.float64
+        missing = np.isnan(values) if plain else df[col].isna()
         if col in step['indicators']:
             df[step['indicators'][col]] = missing
-        df[col] = df[col].fillna(value)
         changed[col] = int(missing.sum())
+        if changed[col]:
+            df[col] = np.where(missing, np.float64(value), values) if plain else df[col].fillna(value)
     for col in step.get('count', []):
         changed[col] = int(df[col].isna().sum())
     return {k: v for k, v in changed.items() if v}
@@ -276,10 +328,13 @@ def _clip_step(df: pd.DataFrame, step: dict) -> dict:
     "Clip numbers to the fitted outlier bounds; returns cells clipped per column."
     changed = {}
     for col, (low, high) in step['bounds'].items():
-        values = df[col]
+        values = _plain(df, col)
+        if values is None or values.dtype != np.float64:
+            values = df[col]
         outside = (values < low) | (values > high)
-        df[col] = values.clip(low, high)
         changed[col] = int(outside.sum())
+        if changed[col]:
+            df[col] = np.clip(values, low, high) if isinstance(values, np.ndarray) else values.clip(low, high)
     return {k: v for k, v in changed.items() if v}
 
 
@@ -287,13 +342,15 @@ def _categorify_step(df: pd.DataFrame, step: dict) -> dict:
     "Categories as integer codes: 0 is the missing/unknown category, then the training vocabulary in order."
     changed = {}
     for col, vocab in step['vocab'].items():
-        values = df[col]
-        if values.dtype == bool and all(isinstance(v, (bool, np.bool_)) for v in vocab):  # missing-value indicators: no hashing
+        flags = _plain(df, col, 'b')
+        if flags is not None and all(isinstance(v, (bool, np.bool_)) for v in vocab):  # missing-value indicators: no hashing
             lookup = np.array([vocab.index(v) + 1 if v in vocab else 0 for v in (False, True)], dtype=np.int8)
-            codes = lookup[values.to_numpy().view(np.uint8)]
+            codes = lookup[flags.view(np.uint8)]
+            changed[col] = int((codes == 0).sum())  # a bool column has no missing values
         else:
-            codes = _codes(values, vocab) + 1
-        changed[col] = int(((codes == 0) & values.notna().to_numpy()).sum())
+            values = df[col]
+            codes = _codes(df, col, vocab) + 1
+            changed[col] = int(((codes == 0) & values.notna().to_numpy()).sum())
         df[col] = codes
     return {k: v for k, v in changed.items() if v}
 
@@ -301,7 +358,9 @@ def _categorify_step(df: pd.DataFrame, step: dict) -> dict:
 def _zscore_step(df: pd.DataFrame, step: dict) -> dict:
     "Subtract the training mean and divide by the training standard deviation (+1e-7), as fastai's `Normalize`."
     for col, mean in step['means'].items():  # numpy float64 scalars: float32 columns come out float64, as with a frame's arithmetic
-        df[col] = (df[col] - np.float64(mean)) / np.float64(step['stds'][col])
+        values = _plain(df, col, 'fiu')  # numpy numbers: the same float64 arithmetic without pandas' overhead
+        values = df[col] if values is None else values.astype(np.float64, copy=False)
+        df[col] = (values - np.float64(mean)) / np.float64(step['stds'][col])
     return {}
 
 
@@ -309,7 +368,9 @@ def _minmax_step(df: pd.DataFrame, step: dict) -> dict:
     "Map the training range of each column onto [0, 1] (a constant column maps to 0)."
     for col, low in step['mins'].items():
         span = np.float64(step['maxs'][col]) - np.float64(low)
-        df[col] = (df[col] - np.float64(low)) / (span if span > 0 else np.float64(1.0))
+        values = _plain(df, col, 'fiu')
+        values = df[col] if values is None else values.astype(np.float64, copy=False)
+        df[col] = (values - np.float64(low)) / (span if span > 0 else np.float64(1.0))
     return {}
 
 
@@ -365,7 +426,7 @@ class Recipe:
         return cls(json.loads(Path(path).read_text()))
 
     def transform(self,
-                  rows,  # raw rows: a DataFrame with the training columns (a list of texts or images also works for text and images)
+                  rows,  # raw rows: a DataFrame (or `Columns`) with the training columns (a list of texts or images also works for text and images)
                  ) -> tuple:  # the model's inputs as numpy arrays, in fastai's batch order
         "Apply the fitted preprocessing to raw rows, giving exactly the arrays fastai's DataLoader would give."
         return _INPUTS[self.modality](self.state, rows)
@@ -399,8 +460,8 @@ class Recipe:
 
 
 def _rows(rows, column) -> pd.DataFrame:
-    "Raw rows as a DataFrame: lists of texts or images become one column."
-    if isinstance(rows, pd.DataFrame):
+    "Raw rows as a DataFrame (or `Columns`): lists of texts or images become one column."
+    if isinstance(rows, (pd.DataFrame, Columns)):
         return rows
     if isinstance(rows, np.ndarray) and rows.ndim >= 3:
         rows = list(rows)
