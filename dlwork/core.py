@@ -171,8 +171,9 @@ def figure_grid(n: int,  # how many axes
 
 def figure_png(fig,  # a matplotlib Figure
                dpi: int = 90,  # resolution
+               tight: bool = False,  # crop to what is drawn (`bbox_inches='tight'`), for figures not laid out by matplotlib's constrained layout
               ) -> bytes:  # the PNG file's bytes
     "A figure as PNG bytes."
     buf = io.BytesIO()
-    fig.savefig(buf, format='png', dpi=dpi)
+    fig.savefig(buf, format='png', dpi=dpi, **({'bbox_inches': 'tight'} if tight else {}))
     return buf.getvalue()

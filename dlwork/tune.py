@@ -32,7 +32,7 @@ from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 from optuna_integration import FastAIV2PruningCallback
 
-from .core import did_you_mean, markdown_table
+from .core import atomic_write, did_you_mean, figure_png, markdown_table
 from .model import (ARCHITECTURES, DEFAULT_LOSS, DEFAULT_WD, INITIALISERS, LOSSES, OPTIMIZERS, PRETRAINED, XRESNETS,
                           SEGMENTATION_LOSSES, arch_builder, arch_options, check_arch, default_arch, learner_for, network_kind)
 from .prep import Prepared
@@ -423,8 +423,7 @@ class Space:
             ) -> Path:
         "Write the space as JSON."
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + '\n')
+        atomic_write(path, json.dumps(self.to_dict(), indent=1) + '\n')  # whole or not at all: a resumed study reads it
         return path
 
     @classmethod
@@ -1187,22 +1186,23 @@ class Tuning:
     def save(self,
              run_dir: str | Path | None = None,  # default: the tuning's `run_dir`
             ) -> Path:
-        "Write trials.csv, best.json, space.json, summary.md and the plots (PNG) to the run directory."
+        "Write trials.csv, best.json, space.json, summary.md and the plots (PNG) to the run directory; each file is written whole or not at all."
         import matplotlib.pyplot as plt
         run_dir = Path(run_dir) if run_dir is not None else self.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.trials.to_csv(run_dir / 'trials.csv')
+        atomic_write(run_dir / 'trials.csv', self.trials.to_csv())
         self.space.save(run_dir / 'space.json')
         try:
             best = {'trial': self.best_trial.number, 'monitor': self.monitor, 'value': self.best_value,
                     'params': self.best_params, 'settings': {k: v for k, v in self.settings.items() if k != 'pruner'}}
         except ValueError as e:
             best = {'trial': None, 'monitor': self.monitor, 'error': str(e)}
-        (run_dir / 'best.json').write_text(json.dumps(best, indent=1) + '\n')
+        atomic_write(run_dir / 'best.json', json.dumps(best, indent=1) + '\n')
         for name, fig in self.plots().items():
-            fig.savefig(run_dir / f'{name}.png', dpi=90, bbox_inches='tight')
+            png = figure_png(fig, dpi=90, tight=True)
             plt.close(fig)
-        (run_dir / 'summary.md').write_text(self.summary())
+            atomic_write(run_dir / f'{name}.png', png)
+        atomic_write(run_dir / 'summary.md', self.summary())
         return run_dir
 
     def _repr_markdown_(self):
