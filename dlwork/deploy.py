@@ -1299,10 +1299,9 @@ class DriftReport:
 
     @property
     def verdict(self) -> str:
-        "'major drift', 'moderate drift' or 'no drift' (by the largest PSI of features and predictions), plus 'performance decayed' when labelled rows score below the test interval."
-        values = list(self.features['psi'].dropna()) + [self.predictions.get('psi', 0) or 0]
-        worst = max(values) if values else 0.0
-        word = 'major drift' if worst > self.thresholds[1] else 'moderate drift' if worst > self.thresholds[0] else 'no drift'
+        "'major drift', 'moderate drift' or 'no drift' (the worst verdict of the features and the predictions), plus 'performance decayed' when labelled rows score below the test interval."
+        verdicts = set(self.features['verdict']) | {self.predictions.get('verdict')}
+        word = 'major drift' if 'major' in verdicts else 'moderate drift' if 'moderate' in verdicts else 'no drift'
         if self.performance is not None and (self.performance['decayed'] == True).any():  # noqa: E712 (None: not judged)
             word += '; performance decayed'
         return word
@@ -1312,7 +1311,8 @@ class DriftReport:
         lines = [f'# Drift report: {self.verdict}', '',
                  f'{self.rows} new rows against the training data. PSI: under {self.thresholds[0]} stable, '
                  f'{self.thresholds[0]}-{self.thresholds[1]} moderate, over {self.thresholds[1]} major; tests at α = {self.alpha} '
-                 '(Kolmogorov-Smirnov for numbers, chi-square for categories).', '',
+                 '(Kolmogorov-Smirnov for numbers, chi-square for categories). A shift counts only when its test also '
+                 'rejects: on few rows PSI is large by chance alone.', '',
                  '## Features', '', markdown_table(self.features), '', '## Predictions', '',
                  markdown_table(pd.DataFrame([self.predictions])), '']
         if self.performance is not None:
@@ -1370,13 +1370,22 @@ def _metric_rows(predictor: Predictor, frame: pd.DataFrame, outputs: np.ndarray)
     return pd.DataFrame(rows).set_index('metric')
 
 
+def _shift(r: dict, thresholds: tuple, alpha: float) -> str:
+    "A feature's verdict from its PSI band, counted only when its test rejects at `alpha` (PSI is biased upward on few rows: a sample of the training data itself scores 'major' on 50 rows)."
+    if not np.isfinite(r['psi']):
+        return 'unknown'
+    if np.isfinite(r['p']) and r['p'] >= alpha:
+        return 'stable'  # what moved is within sampling noise
+    return 'major' if r['psi'] > thresholds[1] else 'moderate' if r['psi'] > thresholds[0] else 'stable'
+
+
 def drift_report(bundle: str | Path | Predictor,  # a bundle folder or a loaded `Predictor`
                  new_data: pd.DataFrame | None = None,  # new raw rows (with the target columns, performance is checked too)
                  log: str | Path | None = None,  # or: the service's prediction log (SQLite) to read the new rows from
                  thresholds: tuple = PSI_THRESHOLDS,  # PSI above which a shift is moderate, and major
                  alpha: float = 0.01,  # significance level of the KS and chi-square tests
                 ) -> DriftReport:
-    "How far new data has moved from the training data: PSI and a KS or chi-square test per feature, prediction drift, and performance decay when labels are present."
+    "How far new data has moved from the training data: PSI and a KS or chi-square test per feature (a shift needs both: a PSI past a threshold and a test rejecting), prediction drift, and performance decay when labels are present."
     from scipy import stats as st
     predictor = bundle if isinstance(bundle, Predictor) else Predictor.load(bundle)
     if (new_data is None) == (log is None):
@@ -1407,8 +1416,7 @@ def drift_report(bundle: str | Path | Predictor,  # a bundle folder or a loaded 
             else:
                 values = np.array([np.asarray(read_image(v, 'L'), dtype=float).mean() for v in new_data[c]])
             r = _numeric_drift(s, values)
-        r['verdict'] = ('major' if r['psi'] > thresholds[1] else 'moderate' if r['psi'] > thresholds[0] else 'stable') \
-            if np.isfinite(r['psi']) else 'unknown'
+        r['verdict'] = _shift(r, thresholds, alpha)
         rows.append({'feature': c, 'kind': s['kind'], **r})
     features = pd.DataFrame(rows).set_index('feature')
     outputs = predictor.raw(new_data, every_window=True) if predictor.modality == 'sequence' else predictor.raw(new_data)
@@ -1426,6 +1434,7 @@ def drift_report(bundle: str | Path | Predictor,  # a bundle folder or a loaded 
                 'train': max(ps['shares'], key=ps['shares'].get), 'new': classes[int(counts.argmax())]}
     else:
         pred = _numeric_drift(ps, outputs.reshape(len(outputs), -1)[:, 0].astype(float))
+    pred['verdict'] = _shift(pred, thresholds, alpha)
     return DriftReport(features, pred, _metric_rows(predictor, new_data, outputs), len(new_data), thresholds, alpha)
 
 # %% ../nbs/06_deploy.ipynb #04a4ae43
