@@ -694,6 +694,11 @@ class Predictor:
         "Refuse a frame without rows, or without a column of the schema (naming it and what the model needs)."
         if not len(frame):
             raise ValueError(f'there are no rows to predict ({empty})')
+        if frame.columns.has_duplicates:  # frame[c] would be a frame of several columns
+            twice = [c for c in self.schema if (frame.columns == c).sum() > 1]
+            if twice:
+                raise ValueError(f"column {twice[0]!r} appears {int((frame.columns == twice[0]).sum())} times in the rows; "
+                                 "give each column once")
         missing = [c for c in self.schema if c not in frame.columns]
         if missing:
             raise ValueError(f"missing column {missing[0]!r}{did_you_mean(missing[0], frame.columns)}; {needs}"
