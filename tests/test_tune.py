@@ -44,8 +44,14 @@ def _wait_for(condition, proc, seconds=240):
 
 
 def _retried(trials) -> dict:
-    "Failed trial number → its retry."
-    return {t.system_attrs['failed_trial']: t for t in trials if 'failed_trial' in t.system_attrs}
+    """Failed trial number → its retry. A retry's `retry_history` ends with the trial it replaced; its `failed_trial`
+    names the first of the chain (Optuna copies it from a failed trial that was itself a retry), so it cannot be used."""
+    return {t.system_attrs['retry_history'][-1]: t for t in trials if t.system_attrs.get('retry_history')}
+
+
+def _shown(trials) -> str:
+    "The trials' numbers, states and retry chains, for a failing assertion."
+    return '; '.join(f"{t.number} {t.state.name} {t.system_attrs.get('retry_history', '')}" for t in trials)
 
 
 def test_two_workers_share_one_study(dlwork, tmp_path):
@@ -113,6 +119,7 @@ def test_a_worker_killed_mid_trial_is_failed_and_retried(tmp_path):
     trials = _trials(run)
     killed = next(t for t in trials if t.number == victim.number)
     assert killed.state == TrialState.FAIL                              # failed by its stopped heartbeat
+    assert victim.number in _retried(trials), f'trial {victim.number} was not retried: {_shown(trials)}'
     retry = _retried(trials)[victim.number]
     assert retry.state in FINISHED and retry.params == killed.params    # and run again, by the surviving worker
     retried = _retried(trials)
