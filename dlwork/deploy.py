@@ -9,6 +9,7 @@ __all__ = ['BUNDLE_FORMAT', 'INPUT_NAMES', 'PSI_THRESHOLDS', 'RETRAIN_POLICIES',
 
 # %% ../nbs/06_deploy.ipynb #75eb51a5
 import base64
+import contextlib
 import datetime
 import functools
 import hashlib
@@ -250,12 +251,31 @@ def _versions() -> dict:
     return out
 
 # %% ../nbs/06_deploy.ipynb #d28ea231
-def _quantize(src: Path, dst: Path, session_float, names: list, inputs: tuple, truth, task: str, float_out) -> dict:
-    "Dynamic int8 quantization of the weights (onnxruntime.quantization); size, speed and accuracy against float."
+def _quantize_file(src: Path, dst: Path):
+    "onnxruntime's dynamic int8 quantization of `src` into `dst`, retried without the exporter's shape annotations if they trip it."
     import logging
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     logging.getLogger('root').setLevel(logging.ERROR)  # the quantizer suggests pre-processing at WARNING level
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+        return
+    except Exception as e:  # e.g. torch 2.11's exporter annotates a weight it has transposed with its old shape
+        if 'ShapeInferenceError' not in str(e):
+            raise
+    model = onnx.load(str(src))
+    del model.graph.value_info[:]  # shapes only: the quantizer infers them again
+    bare = dst.with_name(f'.{dst.stem}.bare.onnx')
+    try:
+        onnx.save(model, str(bare))
+        quantize_dynamic(str(bare), str(dst), weight_type=QuantType.QInt8)
+    finally:
+        bare.unlink(missing_ok=True)
+
+
+def _quantize(src: Path, dst: Path, session_float, names: list, inputs: tuple, truth, task: str, float_out) -> dict:
+    "Dynamic int8 quantization of the weights (onnxruntime.quantization); size, speed and accuracy against float."
+    _quantize_file(src, dst)
     q = _ort_session(dst)
 
     def speed(session):
@@ -351,6 +371,20 @@ def _swap_in(tmp: Path, path: Path):
         shutil.rmtree(old)
 
 
+@contextlib.contextmanager
+def _exact_fp32():
+    "Full float32 on a GPU while inside: PyTorch's TF32 convolutions (its default for cuDNN) are ~1e-3 off float32, so they would fail a fair check."
+    import torch
+    matmul = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        with torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, benchmark=torch.backends.cudnn.benchmark,
+                                        deterministic=torch.backends.cudnn.deterministic, allow_tf32=False):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = matmul
+
+
 def export_bundle(learn,  # a trained Learner (chapters 2-4)
                   prepared: 'Prepared',  # the prepared data it was trained on
                   path: str | Path,  # the bundle folder to write (replaced whole; e.g. runs/penguins/bundle)
@@ -385,7 +419,7 @@ def export_bundle(learn,  # a trained Learner (chapters 2-4)
         _export_onnx(module, inputs, names, tmp / 'model.onnx')
         session = _ort_session(tmp / 'model.onnx')
         ort_out = _run(session, names, inputs)
-        with learn.no_bar(), learn.no_logging():
+        with learn.no_bar(), learn.no_logging(), _exact_fp32():  # fastai predicts on the data's device, the GPU too
             ref, truth = learn.get_preds(dl=prepared.test_dl)
         ref, truth = ref.float().numpy()[:len(ort_out)], truth.numpy()[:len(ort_out)]
         verified = _verify(ort_out, ref, p.task, tolerance)

@@ -365,6 +365,31 @@ def _set_rng_state(learn, state: dict):
         getattr(dl, 'dl', dl).rng.setstate(s)
 
 
+def _scaler_state(learn) -> dict | None:
+    "The fp16 loss scaler's state (scale, growth tracker: plain numbers), or None when training runs without one."
+    scaler = getattr(learn, 'scaler', None)
+    return scaler.state_dict() if scaler is not None and scaler.is_enabled() else None
+
+
+class _RestoreScaler(Callback):
+    "Hand the loss scale of the interrupted run to the GradScaler `MixedPrecision` creates (else it restarts at 2**16 and skips steps to find it again)."
+    order = MixedPrecision.order + 1
+
+    def __init__(self, state: dict):
+        self.state = state
+
+    def before_fit(self):
+        scaler = getattr(self.learn, 'scaler', None)
+        if scaler is not None and scaler.is_enabled() and not hasattr(self.learn, 'lr_finder'):
+            scaler.load_state_dict(self.state)
+
+
+def _state_to_params(opt):
+    "Put each parameter's optimiser state (read from a checkpoint onto the CPU) on that parameter's device."
+    for p, s in opt.state.items():
+        opt.state[p] = {k: v.to(p.device) if isinstance(v, torch.Tensor) else v for k, v in s.items()}
+
+
 def _atomic_save(obj, path: Path):
     "torch.save through dlwork's write-then-rename (`core.atomic_write`), so a kill mid-save leaves the old file whole."
     buffer = io.BytesIO()
@@ -395,7 +420,7 @@ class Checkpoint(Callback):
                  'model': _unwrap(self.learn.model).state_dict(), 'opt': self.learn.opt.state_dict(),
                  'history': self.log.rows, 'best': self.best.state() if self.best is not None else None,
                  'smooth_loss': (self.recorder.smooth_loss.count, self.recorder.smooth_loss.val.detach().cpu()),
-                 'rng': _rng_state(self.learn)}
+                 'rng': _rng_state(self.learn), 'scaler': _scaler_state(self.learn)}
         _atomic_save(_plain(state), self.path)
         atomic_write(self.path.parent / 'history.csv', self.log.frame.to_csv(index=False))  # to watch a running job
 
@@ -597,18 +622,23 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
     decisions = {'epochs': int(epochs), 'policy': policy, 'seed': seed, 'monitor': monitor, 'patience': patience,
                  'clip': clip, 'mixed_precision': precision, 'device': str(learn.dls.device), 'run_dir': str(run_dir),
                  'design': design}
-    first, rows, smooth = 0, [], None
+    first, rows, smooth, scaler = 0, [], None, None
     best = KeepBest(monitor, patience, min_delta, restore=keep_best)
     if resume:
         state = _resume_state(ckpt_path, plan, lr)
         lr, first, rows, smooth = state['plan']['lr'], state['epoch'] + 1, state['history'], state['smooth_loss']
+        scaler = state.get('scaler')  # the fp16 loss scale (checkpoints from before it was saved have none)
         try:
             learn.model.load_state_dict(state['model'])
         except RuntimeError as e:
             raise ValueError(f"the checkpoint in {ckpt_path} does not fit this model; build the Learner as for the "
                              f"interrupted run ({e})") from e
+        device = getattr(learn.dls, 'device', None)  # where fastai will train the model (it moves it there in before_fit)
+        if device is not None:
+            learn.model.to(device)
         learn.create_opt()
         learn.opt.load_state_dict({'state': state['opt']['state'], 'hypers': L(state['opt']['hypers'])})
+        _state_to_params(learn.opt)  # the checkpoint was read onto the CPU; Adam's moments must sit beside their weights
         _set_rng_state(learn, state['rng'])
         if state['best'] is not None:
             best.load_state(state['best'])
@@ -632,6 +662,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
     cbs += [gap] if gap else []
     cbs += [GradientClip(clip)] if clip else []
     cbs += [precision_cb] if precision_cb else []
+    cbs += [_RestoreScaler(scaler)] if precision_cb and scaler else []
     cbs += [EpochLine(log, epochs)] if style == 'lines' else []
     learn._dlwork_first_epoch = first
     started = time.perf_counter()

@@ -18,7 +18,7 @@ from fastai.callback.core import Callback
 from dlwork.model import learner_for
 from dlwork.prep import prepare
 from dlwork.problem import load_example
-from dlwork.train import fit
+from dlwork.train import fit, load_checkpoint
 
 failures = []
 
@@ -87,7 +87,12 @@ def main():
         fit(cut, 6, lr=1e-2, seed=0, run_dir=f'{tmp}/cut', progress=False)
     except KeyboardInterrupt:
         pass
-    resumed = fit(learner_for(p, seed=0), 6, resume=True, run_dir=f'{tmp}/cut', progress=False)
+    saved = load_checkpoint(f'{tmp}/cut/checkpoint.pth').get('scaler')
+    check(bool(saved) and saved['scale'] > 0, f"the checkpoint keeps the fp16 loss scaler's state: {saved}")
+    again = learner_for(p, seed=0)
+    resumed = fit(again, 6, resume=True, run_dir=f'{tmp}/cut', progress=False)
+    places = {str(v.device) for s in again.opt.state.values() for v in s.values() if isinstance(v, torch.Tensor)}
+    check(places == {'cuda:0'}, f"resumed optimiser state on {sorted(places)}")
     a, b = whole.frame.drop(columns='seconds'), resumed.frame.drop(columns='seconds')
     diff = float(np.abs(a.to_numpy() - b.to_numpy()).max())
     check(diff < 1e-3, f"resume on the GPU: largest difference from the uninterrupted run {diff:.2e} "
