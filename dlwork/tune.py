@@ -645,8 +645,8 @@ def pruner_for(pruner='auto',  # 'auto', 'median', 'hyperband', 'none' (or None)
     if pruner == 'median':
         # a trial stops when its value is worse than the median of earlier trials at the same epoch;
         # not before 5 trials have completed, and never in the first epoch (everything is bad then)
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
-    if pruner == 'hyperband':
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)  # steps are epochs trained: 2 is the earliest
+    if pruner == 'hyperband':  # resources are epochs: the first rung is after one epoch, the next after three, nine, …
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(int(epochs), 1), reduction_factor=3)
     raise ValueError(f"unknown pruner {pruner!r}{did_you_mean(pruner, PRUNERS)}; use one of: {', '.join(PRUNERS)}, "
                      "or an Optuna pruner object")
@@ -710,7 +710,7 @@ def _worker_id() -> str:
 
 # %% ../nbs/04_tune.ipynb #13c43f3a
 class PruningCallback(FastAIV2PruningCallback):
-    "optuna-integration's fastai pruning callback, acting on the pruner's first answer for an epoch (see the notebook)."
+    "optuna-integration's fastai pruning callback, reporting epochs trained as the step and acting on the pruner's first answer (see the notebook)."
 
     def __init__(self,
                  trial,  # the Optuna trial being run
@@ -725,12 +725,12 @@ class PruningCallback(FastAIV2PruningCallback):
         self.pruned_after = None
 
     def after_epoch(self):
-        "Report the epoch's value; stop the fit when the pruner says so, remembering that it did."
-        try:
-            super().after_epoch()
-        except CancelFitException:
+        "Report the epoch's value at step = epochs trained so far; stop the fit when the pruner says so, remembering that it did."
+        TrackerCallback.after_epoch(self)  # sets `self.idx`, the monitored column of the recorder
+        self.trial.report(self.recorder.final_record[self.idx], step=self.epoch + 1)
+        if self.trial.should_prune():
             self.pruned_after = self.epoch + 1
-            raise
+            raise CancelFitException()
 
     def after_fit(self):
         "End a pruned trial as pruned, without asking the pruner a second time."
