@@ -115,11 +115,12 @@ def main():
     ap.add_argument('--seeds', type=int, default=3)
     ap.add_argument('--repeats', type=int, default=5, help='runs of the overhead comparison')
     ap.add_argument('--pruner', default='auto', help="TPE's pruner: auto (Hyperband), median, hyperband")
+    ap.add_argument('--keep', default=None, help='a folder to keep the studies in (default: a temporary one, removed)')
     args = ap.parse_args()
     example = load_example(args.data)
     prepared = prepare(example.problem(), example.data)
     with tempfile.TemporaryDirectory() as d:
-        folder = Path(d)
+        folder = Path(args.keep or d)
         ratios = [search(prepared, args, seed, folder) for seed in range(args.seeds)]
         cost = overhead(prepared, args, folder)
     finite = sorted(ratios)
