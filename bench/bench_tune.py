@@ -13,6 +13,10 @@ overhead per trial against a bare `fit` of the same configuration, measured in o
    it, in three alternated blocks; the ratio is the median block's. A one-trial call, which also opens the study, is
    printed apart.
 
+3. Seed noise (information, no target). Random search's best configuration is retrained with `--noise-seeds` other seeds
+   (weights, shuffling, dropout); the spread of its validation log-loss says how much of "the best value" is that
+   configuration and how much is the seed every trial of a study shares.
+
 Prints `ratio tpe_pruned_epochs_vs_random VALUE` and `ratio tune_overhead VALUE`.
 Run: python bench/bench_tune.py [--data digits] [--trials 16] [--epochs 6] [--seeds 3]
 """
@@ -31,7 +35,7 @@ from dlwork.model import learner_for
 from dlwork.prep import prepare
 from dlwork.problem import load_example
 from dlwork.train import fit
-from dlwork.tune import Space, default_space, tune
+from dlwork.tune import FIT_KEYS, Space, default_space, tune
 
 
 def epochs_used(tuning) -> list:
@@ -66,11 +70,31 @@ def search(prepared, args, seed: int, folder: Path) -> float:
             ratio = float('inf')
             break
         trials += max(2, args.trials // 4)
+    noise = seed_spread(prepared, random, args) if args.noise_seeds else []
     print(f'seed {seed}: random best log_loss {target:.4g} in {budget} epochs; TPE+pruning '
           + (f'reached it after {reached[0]} epochs ({len(tpe.study.trials)} trials run, '
              f"{sum(t.state == TrialState.PRUNED for t in tpe.study.trials)} pruned)" if reached else
              f'did not reach it in {path[-1][0]} epochs (best {path[-1][1]:.4g})'), flush=True)
+    if noise:
+        print(f'  seed noise: random search\'s best configuration retrained with {len(noise)} other seeds: '
+              f'{", ".join(f"{v:.4g}" for v in noise)} (spread {min(noise):.4g}–{max(noise):.4g}, '
+              f'sd {statistics.stdev(noise) if len(noise) > 1 else 0:.2g}; with the study\'s seed {target:.4g})', flush=True)
     return ratio
+
+
+def seed_spread(prepared, tuning, args) -> list:
+    "Validation log-loss of the best configuration of `tuning` retrained with other seeds than the study's."
+    config = {k: v for k, v in tuning.best_params.items() if k not in FIT_KEYS}  # the default spaces search no fit option
+    lr = config.get('lr')
+    values = []
+    for i in range(args.noise_seeds):
+        seed = 1000 + i
+        with tempfile.TemporaryDirectory() as d:
+            learn = learner_for(prepared, seed=seed, path=d, **config)
+            h = fit(learn, args.epochs, lr=lr, seed=seed, monitor='log_loss', checkpoint=False, run_dir=Path(d) / 'fit',
+                    progress=False, gap_patience=None)
+        values.append(h.decisions['best_value'])
+    return values
 
 
 def overhead(prepared, args, folder: Path) -> float:
@@ -115,6 +139,7 @@ def main():
     ap.add_argument('--seeds', type=int, default=3)
     ap.add_argument('--repeats', type=int, default=5, help='runs of the overhead comparison')
     ap.add_argument('--pruner', default='auto', help="TPE's pruner: auto (Hyperband), median, hyperband")
+    ap.add_argument('--noise-seeds', type=int, default=3, help="other seeds to retrain random search's best configuration with")
     ap.add_argument('--keep', default=None, help='a folder to keep the studies in (default: a temporary one, removed)')
     args = ap.parse_args()
     example = load_example(args.data)
