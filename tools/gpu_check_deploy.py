@@ -13,7 +13,6 @@ import traceback
 import warnings
 
 warnings.filterwarnings('ignore')
-import numpy as np
 import torch
 
 from dlwork.deploy import Predictor, export_bundle
