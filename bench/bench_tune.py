@@ -1,24 +1,31 @@
-"""Tuning: TPE with median pruning against random search without pruning (the named baseline), and the machinery's
-overhead per trial against a bare `fit` of the same configuration, measured in one run.
+"""Tuning: TPE with pruning against random search without pruning (the named baseline), and the machinery's overhead
+per trial against a bare `fit` of the same configuration, measured in one run.
 
 1. Search efficiency. On a fixed compute budget of `trials × epochs` epochs, random search without pruning runs
    `trials` full trials; its best validation log-loss is the target. TPE with its default pruner (Hyperband, as
-   `pruner="auto"` pairs them) then searches the same
-   default space (same epochs per trial, same seed) until it reaches that value or has spent the same budget. The
-   ratio is the epochs TPE+pruning needed to reach random search's best divided by random search's epochs (above 1:
-   not reached within the budget). Neither starts from the defaults trial, so both begin from nothing. Medians and
-   the spread over `--seeds` seeds.
+   `pruner="auto"` pairs them) then searches the same default space (same epochs per trial, same training seed) until it
+   reaches that value or has spent the same budget. TPE's sampler gets another seed than random search's: TPE starts
+   with a few random trials, and with the same seed they would be random search's first trials, so a best value among
+   them would count as found by TPE (shared luck, not search). The ratio is the epochs TPE+pruning needed to reach
+   random search's best divided by random search's epochs (inf: not reached within the budget). Neither starts from the
+   defaults trial, so both begin from nothing. Medians and the spread over `--seeds` seeds.
+
+   The same two studies also give the ratio at smaller budgets: random search's first n trials are a random search of n
+   trials (the sampler's draws do not depend on the budget), and TPE's path is the same up to any point. The bench prints
+   the ratio at a quarter, half, three quarters and all of `--trials` (information; the target is at `--trials`). The
+   default, 32 trials of 6 epochs, so gives the ratio at 8, 16, 24 and 32 trials in one run. Read it with part 3: on
+   digits random search's best value is the luckiest draw of its good configurations, and the seed alone moves a
+   configuration's value by more than the good ones differ.
 2. Overhead per trial. A study of `--repeats` trials of one fixed configuration (sampling, storing every epoch's
    value and the trial's attributes, heartbeats, pruning checks) against as many bare `learner_for` + `fit` runs of
    it, in three alternated blocks; the ratio is the median block's. A one-trial call, which also opens the study, is
    printed apart.
-
 3. Seed noise (information, no target). Random search's best configuration is retrained with `--noise-seeds` other seeds
    (weights, shuffling, dropout); the spread of its validation log-loss says how much of "the best value" is that
    configuration and how much is the seed every trial of a study shares.
 
 Prints `ratio tpe_pruned_epochs_vs_random VALUE` and `ratio tune_overhead VALUE`.
-Run: python bench/bench_tune.py [--data digits] [--trials 16] [--epochs 6] [--seeds 3]
+Run: python bench/bench_tune.py [--data digits] [--trials 32] [--epochs 6] [--seeds 3]
 """
 import argparse
 import statistics
@@ -35,7 +42,7 @@ from dlwork.model import learner_for
 from dlwork.prep import prepare
 from dlwork.problem import load_example
 from dlwork.train import fit
-from dlwork.tune import FIT_KEYS, Space, default_space, tune
+from dlwork.tune import FIT_KEYS, Space, default_space, sampler_for, tune
 
 
 def epochs_used(tuning) -> list:
@@ -51,35 +58,44 @@ def epochs_used(tuning) -> list:
     return out
 
 
-def search(prepared, args, seed: int, folder: Path) -> float:
-    "Epochs TPE+pruning needs to reach random search's best, over random search's epochs."
+def budgets(trials: int) -> list:
+    "The random-search budgets (in trials) the ratio is printed at: a quarter, half, three quarters and all of `trials`."
+    return sorted({max(1, round(trials * q)) for q in (0.25, 0.5, 0.75, 1)})
+
+
+def search(prepared, args, seed: int, folder: Path) -> dict:
+    "{random-search trials n: epochs TPE+pruning needs to reach the best of random's first n trials, over n × epochs}."
     space = default_space(prepared)
     common = dict(epochs=args.epochs, seed=seed, start_from_defaults=False, progress=False)
     random = tune(prepared, space, method='random', pruner='none', trials=args.trials, run_dir=folder / f'random-{seed}', **common)
+    values = [t.value if t.state == TrialState.COMPLETE else float('inf')
+              for t in sorted(random.study.trials, key=lambda t: t.number)]
+    targets = {n: min(values[:n]) for n in budgets(args.trials)}
     target, budget = random.best_value, args.trials * args.epochs
     trials = args.trials
     while True:
-        tpe = tune(prepared, space, method='bayes', pruner=args.pruner, trials=trials, run_dir=folder / f'tpe-{seed}',
-                   resume=True, **common)
+        tpe = tune(prepared, space, method=sampler_for('bayes', seed=seed + 1000), pruner=args.pruner, trials=trials,
+                   run_dir=folder / f'tpe-{seed}', resume=True, **common)
         path = epochs_used(tpe)
-        reached = [spent for spent, best in path if best <= target]
-        if reached:
-            ratio = reached[0] / budget
-            break
-        if path[-1][0] >= budget:
-            ratio = float('inf')
+        if any(best <= target for _, best in path) or path[-1][0] >= budget:
             break
         trials += max(2, args.trials // 4)
+    ratios = {}
+    for n, value in targets.items():  # TPE's path has passed every smaller target's budget (or reached it) by now
+        reached = [spent for spent, best in path if best <= value]
+        ratios[n] = reached[0] / (n * args.epochs) if reached and reached[0] <= budget else float('inf')
     noise = seed_spread(prepared, random, args) if args.noise_seeds else []
+    reached = [spent for spent, best in path if best <= target]
     print(f'seed {seed}: random best log_loss {target:.4g} in {budget} epochs; TPE+pruning '
           + (f'reached it after {reached[0]} epochs ({len(tpe.study.trials)} trials run, '
              f"{sum(t.state == TrialState.PRUNED for t in tpe.study.trials)} pruned)" if reached else
-             f'did not reach it in {path[-1][0]} epochs (best {path[-1][1]:.4g})'), flush=True)
+             f'did not reach it in {path[-1][0]} epochs (best {path[-1][1]:.4g})')
+          + '; by budget: ' + ', '.join(f'{n} trials (best {targets[n]:.4g}) {r:.3f}' for n, r in ratios.items()), flush=True)
     if noise:
         print(f'  seed noise: random search\'s best configuration retrained with {len(noise)} other seeds: '
               f'{", ".join(f"{v:.4g}" for v in noise)} (spread {min(noise):.4g}–{max(noise):.4g}, '
               f'sd {statistics.stdev(noise) if len(noise) > 1 else 0:.2g}; with the study\'s seed {target:.4g})', flush=True)
-    return ratio
+    return ratios
 
 
 def seed_spread(prepared, tuning, args) -> list:
@@ -134,7 +150,7 @@ def overhead(prepared, args, folder: Path) -> float:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--data', default='digits', help='digits (the CNN) or penguins (the MLP)')
-    ap.add_argument('--trials', type=int, default=16, help='random search trials (the budget is trials × epochs)')
+    ap.add_argument('--trials', type=int, default=32, help='random search trials (the budget is trials × epochs)')
     ap.add_argument('--epochs', type=int, default=6)
     ap.add_argument('--seeds', type=int, default=3)
     ap.add_argument('--repeats', type=int, default=5, help='runs of the overhead comparison')
@@ -146,12 +162,15 @@ def main():
     prepared = prepare(example.problem(), example.data)
     with tempfile.TemporaryDirectory() as d:
         folder = Path(args.keep or d)
-        ratios = [search(prepared, args, seed, folder) for seed in range(args.seeds)]
+        by_seed = [search(prepared, args, seed, folder) for seed in range(args.seeds)]
         cost = overhead(prepared, args, folder)
-    finite = sorted(ratios)
-    print(f'tpe_pruned_epochs_vs_random over {args.seeds} seeds: {", ".join(f"{r:.3f}" for r in ratios)} '
-          f'(median {statistics.median(finite):.3f}, spread {finite[0]:.3f}–{finite[-1]:.3f})')
-    print(f'ratio tpe_pruned_epochs_vs_random {statistics.median(finite):.3f}')
+    for n in budgets(args.trials):
+        ratios = sorted(r[n] for r in by_seed)
+        print(f'tpe_pruned_epochs_vs_random at {n} trials × {args.epochs} epochs over {args.seeds} seeds: '
+              f'{", ".join(f"{r[n]:.3f}" for r in by_seed)} (median {statistics.median(ratios):.3f}, '
+              f'spread {ratios[0]:.3f}–{ratios[-1]:.3f})')
+    ratios = [r[args.trials] for r in by_seed]
+    print(f'ratio tpe_pruned_epochs_vs_random {statistics.median(ratios):.3f}')
     print(f'ratio tune_overhead {cost:.3f}')
 
 
