@@ -22,7 +22,10 @@ per trial against a bare `fit` of the same configuration, measured in one run.
    printed apart.
 3. Seed noise (information, no target). Random search's best configuration is retrained with `--noise-seeds` other seeds
    (weights, shuffling, dropout); the spread of its validation log-loss says how much of "the best value" is that
-   configuration and how much is the seed every trial of a study shares.
+   configuration and how much is the seed every trial of a study shares. With it, a noise-aware ratio (information, no
+   target): the share of the budget after which TPE's best trial so far is a configuration whose mean over the study's
+   seed and those other seeds is at most that of random search's best configuration (each new best trial of TPE's is
+   retrained with the same seeds, in order, until one qualifies).
 
 Prints `ratio tpe_pruned_epochs_vs_random VALUE` and `ratio tune_overhead VALUE`.
 Run: python bench/bench_tune.py [--data digits] [--trials 32] [--epochs 6] [--seeds 3]
@@ -95,22 +98,48 @@ def search(prepared, args, seed: int, folder: Path) -> dict:
         print(f'  seed noise: random search\'s best configuration retrained with {len(noise)} other seeds: '
               f'{", ".join(f"{v:.4g}" for v in noise)} (spread {min(noise):.4g}–{max(noise):.4g}, '
               f'sd {statistics.stdev(noise) if len(noise) > 1 else 0:.2g}; with the study\'s seed {target:.4g})', flush=True)
+        mean = statistics.mean([target] + noise)
+        ratios['noise-aware'] = noise_aware(prepared, tpe, args, mean, budget)
+        print(f'  noise-aware: TPE\'s best trial was a configuration at least as good on average over '
+              f'{len(noise) + 1} seeds as random search\'s best ({mean:.4g}) after '
+              f'{ratios["noise-aware"]:.3f} of the budget', flush=True)
     return ratios
 
 
-def seed_spread(prepared, tuning, args) -> list:
-    "Validation log-loss of the best configuration of `tuning` retrained with other seeds than the study's."
-    config = {k: v for k, v in tuning.best_params.items() if k not in FIT_KEYS}  # the default spaces search no fit option
-    lr = config.get('lr')
+def retrain(prepared, config: dict, args) -> list:
+    "Validation log-loss of `config` retrained with `--noise-seeds` other seeds than the study's."
+    config = {k: v for k, v in config.items() if k not in FIT_KEYS}  # the default spaces search no fit option
     values = []
     for i in range(args.noise_seeds):
         seed = 1000 + i
         with tempfile.TemporaryDirectory() as d:
             learn = learner_for(prepared, seed=seed, path=d, **config)
-            h = fit(learn, args.epochs, lr=lr, seed=seed, monitor='log_loss', checkpoint=False, run_dir=Path(d) / 'fit',
-                    progress=False, gap_patience=None)
+            h = fit(learn, args.epochs, lr=config.get('lr'), seed=seed, monitor='log_loss', checkpoint=False,
+                    run_dir=Path(d) / 'fit', progress=False, gap_patience=None)
         values.append(h.decisions['best_value'])
     return values
+
+
+def seed_spread(prepared, tuning, args) -> list:
+    "Validation log-loss of the best configuration of `tuning` retrained with other seeds than the study's."
+    return retrain(prepared, tuning.best_params, args)
+
+
+def noise_aware(prepared, tpe, args, target_mean: float, budget: int) -> float:
+    """Epochs until TPE's best trial so far is a configuration whose mean over the study's seed and `--noise-seeds` other
+    seeds is at most `target_mean` (random search's best configuration's), over `budget`; inf if none within it."""
+    spent, best = 0, float('inf')
+    for t in sorted(tpe.study.trials, key=lambda t: t.number):
+        if t.state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
+            continue
+        spent += t.user_attrs.get('epochs') or 0
+        if spent > budget:
+            break
+        if t.state == TrialState.COMPLETE and t.value < best:
+            best = t.value
+            if statistics.mean([t.value] + retrain(prepared, t.user_attrs['config'], args)) <= target_mean:
+                return spent / budget
+    return float('inf')
 
 
 def overhead(prepared, args, folder: Path) -> float:
@@ -169,6 +198,12 @@ def main():
         print(f'tpe_pruned_epochs_vs_random at {n} trials × {args.epochs} epochs over {args.seeds} seeds: '
               f'{", ".join(f"{r[n]:.3f}" for r in by_seed)} (median {statistics.median(ratios):.3f}, '
               f'spread {ratios[0]:.3f}–{ratios[-1]:.3f})')
+    if args.noise_seeds:
+        aware = [r['noise-aware'] for r in by_seed]
+        spread = sorted(aware)
+        print(f'noise-aware tpe_pruned_epochs_vs_random (information) over {args.seeds} seeds: '
+              f'{", ".join(f"{r:.3f}" for r in aware)} (median {statistics.median(aware):.3f}, '
+              f'spread {spread[0]:.3f}–{spread[-1]:.3f})')
     ratios = [r[args.trials] for r in by_seed]
     print(f'ratio tpe_pruned_epochs_vs_random {statistics.median(ratios):.3f}')
     print(f'ratio tune_overhead {cost:.3f}')
