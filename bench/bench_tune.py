@@ -87,7 +87,7 @@ def search(prepared, args, seed: int, folder: Path) -> dict:
     for n, value in targets.items():  # TPE's path has passed every smaller target's budget (or reached it) by now
         reached = [spent for spent, best in path if best <= value]
         ratios[n] = reached[0] / (n * args.epochs) if reached and reached[0] <= budget else float('inf')
-    noise = seed_spread(prepared, random, args) if args.noise_seeds else []
+    noise = retrain(prepared, random.best_params, args) if args.noise_seeds else []
     reached = [spent for spent, best in path if best <= target]
     print(f'seed {seed}: random best log_loss {target:.4g} in {budget} epochs; TPE+pruning '
           + (f'reached it after {reached[0]} epochs ({len(tpe.study.trials)} trials run, '
@@ -118,11 +118,6 @@ def retrain(prepared, config: dict, args) -> list:
                     run_dir=Path(d) / 'fit', progress=False, gap_patience=None)
         values.append(h.decisions['best_value'])
     return values
-
-
-def seed_spread(prepared, tuning, args) -> list:
-    "Validation log-loss of the best configuration of `tuning` retrained with other seeds than the study's."
-    return retrain(prepared, tuning.best_params, args)
 
 
 def noise_aware(prepared, tpe, args, target_mean: float, budget: int) -> float:
