@@ -28,7 +28,8 @@ per trial against a bare `fit` of the same configuration, measured in one run.
    retrained with the same seeds, in order, until one qualifies).
 
 Prints `ratio tpe_pruned_epochs_vs_random VALUE` and `ratio tune_overhead VALUE`.
-Run: python bench/bench_tune.py [--data digits] [--trials 32] [--epochs 6] [--seeds 3]
+Run: python bench/bench_tune.py [--data digits] [--trials 32] [--epochs 6] [--seeds 3] [--first-seed 0]
+(`--first-seed 3 --seeds 2` adds seeds 3 and 4 to an earlier run's 0–2: a seed's studies do not depend on the others.)
 """
 import argparse
 import statistics
@@ -177,6 +178,7 @@ def main():
     ap.add_argument('--trials', type=int, default=32, help='random search trials (the budget is trials × epochs)')
     ap.add_argument('--epochs', type=int, default=6)
     ap.add_argument('--seeds', type=int, default=3)
+    ap.add_argument('--first-seed', type=int, default=0, help='the seeds are first-seed … first-seed + seeds - 1 (more seeds later)')
     ap.add_argument('--repeats', type=int, default=5, help='runs of the overhead comparison')
     ap.add_argument('--pruner', default='auto', help="TPE's pruner: auto (Hyperband), median, hyperband")
     ap.add_argument('--noise-seeds', type=int, default=3, help="other seeds to retrain random search's best configuration with")
@@ -186,7 +188,7 @@ def main():
     prepared = prepare(example.problem(), example.data)
     with tempfile.TemporaryDirectory() as d:
         folder = Path(args.keep or d)
-        by_seed = [search(prepared, args, seed, folder) for seed in range(args.seeds)]
+        by_seed = [search(prepared, args, seed, folder) for seed in range(args.first_seed, args.first_seed + args.seeds)]
         cost = overhead(prepared, args, folder)
     for n in budgets(args.trials):
         ratios = sorted(r[n] for r in by_seed)
