@@ -715,9 +715,10 @@ class PruningCallback(FastAIV2PruningCallback):
     def __init__(self,
                  trial,  # the Optuna trial being run
                  monitor: str = 'valid_loss',  # the recorded value reported to the pruner after every epoch
+                 raise_pruned: bool = True,  # raise `TrialPruned` at the end of a pruned fit; False: the fit returns (its history saved), and `pruned_after` says when it stopped
                 ):
         super().__init__(trial, monitor)
-        self.pruned_after = None
+        self.pruned_after, self.raise_pruned = None, raise_pruned
 
     def before_fit(self):
         "Start a fit: nothing pruned yet."
@@ -733,9 +734,9 @@ class PruningCallback(FastAIV2PruningCallback):
             raise CancelFitException()
 
     def after_fit(self):
-        "End a pruned trial as pruned, without asking the pruner a second time."
+        "End a pruned trial as pruned (unless `raise_pruned` is False), without asking the pruner a second time."
         TrackerCallback.after_fit(self)
-        if self.pruned_after is not None:
+        if self.pruned_after is not None and self.raise_pruned:
             raise optuna.TrialPruned(f'pruned after epoch {self.pruned_after}')
 
 # %% ../nbs/04_tune.ipynb #2ed8c9cf
@@ -776,16 +777,9 @@ def _objective(prepared: Prepared, space: Space, settings: dict, trial_dir: Path
         config = space.suggest(trial)
         trial.set_user_attr('config', config)
         trial.set_user_attr('worker', _worker_id())
-        cb = PruningCallback(trial, monitor)
+        cb = PruningCallback(trial, monitor, raise_pruned=False)  # the fit returns, so its history is saved like any trial's
         try:
             learn, history = _train_config(prepared, config, settings, trial_dir / f'{trial.number:04d}', cbs=[cb])
-        except optuna.TrialPruned:
-            n = cb.pruned_after
-            trial.set_user_attr('epochs', n)
-            trial.set_user_attr('reason', f'pruned after epoch {n}: {monitor} worse than the median of earlier trials '
-                                'at that epoch' if isinstance(settings['pruner'], optuna.pruners.MedianPruner)
-                                else f'pruned after epoch {n} by the {type(settings["pruner"]).__name__}')
-            raise
         except Exception as e:
             trial.set_user_attr('reason', _reason(e))
             trial.set_user_attr('error', f'{type(e).__name__}: {e}'[:2000])
@@ -793,6 +787,16 @@ def _objective(prepared: Prepared, space: Space, settings: dict, trial_dir: Path
                 torch.cuda.empty_cache()
             raise
         d = history.decisions
+        if cb.pruned_after is not None:
+            n = cb.pruned_after
+            reason = (f'pruned after epoch {n}: {monitor} worse than the median of earlier trials at that epoch'
+                      if isinstance(settings['pruner'], optuna.pruners.MedianPruner)
+                      else f'pruned after epoch {n} by the {type(settings["pruner"]).__name__}')
+            trial.set_user_attr('epochs', n)
+            trial.set_user_attr('reason', reason)
+            d['stopped'] = reason  # the trial's saved decisions say why it ended (its epochs and plot are saved by `fit`)
+            atomic_write(history.path / 'training.json', json.dumps(d, indent=1, default=str))
+            raise optuna.TrialPruned(reason)
         value = d['best_value']
         trial.set_user_attr('epochs', d['epochs_run'])
         trial.set_user_attr('best_epoch', d['best_epoch'])
