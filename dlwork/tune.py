@@ -1136,17 +1136,65 @@ class Tuning:
         c = _counts(self.study)
         return {k: c[k] for k in ('complete', 'pruned', 'failed', 'running')}
 
+    def _completed(self, number: int):
+        "The completed trial numbered `number`, or a clear error."
+        trials = {t.number: t for t in self.study.trials}
+        done = sorted(n for n, t in trials.items() if t.state == TrialState.COMPLETE)
+        if number not in trials or trials[number].state != TrialState.COMPLETE:
+            what = f"was {trials[number].state.name.lower()}" if number in trials else 'is not in the study'
+            raise ValueError(f"trial {number!r} {what}; choose a completed trial: "
+                             f"{', '.join(map(str, done[:20])) + (' …' if len(done) > 20 else '') or 'none completed'}")
+        return trials[number]
+
     def best_learner(self,
                      run_dir: str | Path | None = None,  # where its training goes (default: `run_dir`/best)
                      progress: bool | str = False,  # training progress, as in `fit`
                      checkpoint: bool = False,  # save a checkpoint after each epoch, as `fit` does (for `dlwork export`)
+                     trial: int | None = None,  # retrain this completed trial's configuration instead (e.g. the first row of `recheck`)
                     ) -> tuple:  # (Learner, History)
-        "Retrain the best configuration on the training set (validation set for the best epoch) with the study's seed."
+        "Retrain the best configuration (or trial `trial`'s) on the training set (validation set for the best epoch) with the study's seed."
+        config = self.best_params if trial is None else dict(self._completed(trial).user_attrs['config'])
         run_dir = Path(run_dir) if run_dir is not None else self.run_dir / 'best'
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', category=OverfittingWarning)
-            return _train_config(self.prepared, self.best_params, self.settings, run_dir, progress=progress,
-                                 checkpoint=checkpoint)
+            return _train_config(self.prepared, config, self.settings, run_dir, progress=progress, checkpoint=checkpoint)
+
+    def recheck(self,
+                top: int = 3,  # how many of the best completed trials to retrain
+                seeds: int = 2,  # how many other seeds (weights, batch order, dropout) to retrain each with
+                run_dir: str | Path | None = None,  # where the retraining and `recheck.csv` go (default: `run_dir`/recheck)
+               ) -> pd.DataFrame:
+        "Retrain the `top` best configurations with `seeds` other seeds: each one's value per seed, mean and spread, best mean first."
+        for name, n in (('top', top), ('seeds', seeds)):
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, got {n!r}")
+        self.best_trial  # a clear error when no trial completed
+        minimize = self.study.direction == optuna.study.StudyDirection.MINIMIZE
+        completed = sorted((t for t in self.study.trials if t.state == TrialState.COMPLETE),
+                           key=lambda t: t.value if minimize else -t.value)[:top]
+        base = self.settings['seed'] if self.settings['seed'] is not None else 0
+        run_dir = Path(run_dir) if run_dir is not None else self.run_dir / 'recheck'
+        rows = []
+        for rank, t in enumerate(completed, 1):
+            row = {'number': t.number, 'rank in study': rank, f'seed {base} (the study)': t.value}
+            for seed in range(base + 1, base + seeds + 1):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings('ignore', category=OverfittingWarning)
+                        _, h = _train_config(self.prepared, t.user_attrs['config'], {**self.settings, 'seed': seed},
+                                             run_dir / f'{t.number:04d}-seed{seed}')
+                    row[f'seed {seed}'] = h.decisions['best_value']
+                except TrainingDiverged:  # a configuration that diverges on another seed is fragile: no mean
+                    row[f'seed {seed}'] = float('nan')
+            rows.append(row)
+        frame = pd.DataFrame(rows).set_index('number')
+        values = frame.drop(columns='rank in study')
+        frame['mean'] = values.mean(axis=1, skipna=False)
+        frame['sd'] = values.std(axis=1, skipna=False)
+        frame = frame.sort_values(['mean', 'rank in study'], ascending=[minimize, True], na_position='last')
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(run_dir / 'recheck.csv', frame.to_csv())
+        return frame
 
     def plots(self) -> dict:
         "Optuna's matplotlib figures: optimisation history, parameter importances, parallel coordinates (those the trials allow)."
