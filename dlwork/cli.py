@@ -146,6 +146,8 @@ def _tune(args) -> int:
     worker = args.worker_index
     if args.workers < 1:
         raise ValueError(f'--workers must be at least 1, got {args.workers}')
+    if args.recheck < 0 or args.recheck_seeds < 1:  # refused before the study runs, not after
+        raise ValueError(f'--recheck must be at least 0 and --recheck-seeds at least 1, got {args.recheck} and {args.recheck_seeds}')
     prepared, problem, run = _prepared(args, save=worker is None)
     tune_module = _quietly_import('dlwork.tune')
     if args.workers > 1:  # share the cores between the workers
@@ -182,6 +184,13 @@ def _tune(args) -> int:
     if not result.counts()['complete']:
         print(f'dlwork tune: error: no trial completed; see {run / "tune" / "trials.csv"}', file=sys.stderr)
         return 1
+    if args.recheck:  # the best trial is the best of many draws: retrain the best few with other seeds
+        table = result.recheck(top=args.recheck, seeds=args.recheck_seeds)
+        if not args.quiet:
+            print(f'\nthe {len(table)} best configurations retrained with {args.recheck_seeds} other seed(s), best mean first:')
+            print(table.to_string(float_format=lambda v: f'{v:.4g}'))
+            print(f"wrote {run / 'tune' / 'recheck'}/recheck.csv; best_learner() trains the study's best trial "
+                  f'({result.best_trial.number}); best_learner(trial=n) trains another')
     return 0
 
 
@@ -505,6 +514,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument('--resume', action='store_true', help='continue the study (or join it: creates it when missing)')
     tune.add_argument('--heartbeat', type=int, default=10,
                       help="seconds between a trial's heartbeats; a killed worker's trial is retried after twice this")
+    tune.add_argument('--recheck', type=int, default=0, metavar='K',
+                      help='after the study, retrain its K best configurations with other seeds and rank them by '
+                      'their mean (RUN/tune/recheck/recheck.csv; default 0: none)')
+    tune.add_argument('--recheck-seeds', type=int, default=2, help='other seeds per configuration for --recheck (default 2)')
     tune.add_argument('--no-defaults', action='store_true',
                       help="do not start with the configuration chapters 2-3 would train")
     tune.add_argument('--worker-index', type=int, help=argparse.SUPPRESS)
