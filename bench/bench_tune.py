@@ -2,8 +2,8 @@
 per trial against a bare `fit` of the same configuration, measured in one run.
 
 1. Search efficiency. On a fixed compute budget of `trials × epochs` epochs, random search without pruning runs
-   `trials` full trials; its best validation log-loss is the target. TPE with its default pruner (Hyperband, as
-   `pruner="auto"` pairs them) then searches the same default space (same epochs per trial, same training seed) until it
+   `trials` full trials; its best validation log-loss is the target. TPE with its default pruner (successive halving from
+   epoch 2, as `pruner="auto"` pairs them) then searches the same default space (same epochs per trial, same training seed) until it
    reaches that value or has spent the same budget. TPE's sampler gets another seed than random search's: TPE starts
    with a few random trials, and with the same seed they would be random search's first trials, so a best value among
    them would count as found by TPE (shared luck, not search). The ratio is the epochs TPE+pruning needed to reach
@@ -27,9 +27,15 @@ per trial against a bare `fit` of the same configuration, measured in one run.
    seed and those other seeds is at most that of random search's best configuration (each new best trial of TPE's is
    retrained with the same seeds, in order, until one qualifies).
 
+4. Pruner replay (information, no target; no training). Each random-search study's recorded learning curves are replayed,
+   trial by trial in the study's order, through each of dlwork's pruners (halving, hyperband, median), as if the pruner
+   had run with that study: how often it would have stopped the trial that ended best, and the share of the epochs it
+   would have spent. It judges the pruners' decisions on the same trials, without the sampler's luck in the way.
+
 Prints `ratio tpe_pruned_epochs_vs_random VALUE` and `ratio tune_overhead VALUE`.
-Run: python bench/bench_tune.py [--data digits] [--trials 32] [--epochs 6] [--seeds 3] [--first-seed 0]
-(`--first-seed 3 --seeds 2` adds seeds 3 and 4 to an earlier run's 0–2: a seed's studies do not depend on the others.)
+Run: python bench/bench_tune.py [--data digits] [--trials 32] [--epochs 6] [--seeds 10] [--first-seed 0] [--jobs 2]
+(`--first-seed 3 --seeds 2` adds seeds 3 and 4 to an earlier run's 0–2: a seed's studies do not depend on the others;
+`--jobs N` runs N seeds at a time, in N processes of one thread each.)
 """
 import argparse
 import statistics
@@ -46,7 +52,9 @@ from dlwork.model import learner_for
 from dlwork.prep import prepare
 from dlwork.problem import load_example
 from dlwork.train import fit
-from dlwork.tune import FIT_KEYS, Space, default_space, sampler_for, tune
+from dlwork.tune import FIT_KEYS, Space, default_space, pruner_for, sampler_for, tune
+
+REPLAYED = ('halving', 'hyperband', 'median')
 
 
 def epochs_used(tuning) -> list:
@@ -104,7 +112,33 @@ def search(prepared, args, seed: int, folder: Path) -> dict:
         print(f'  noise-aware: TPE\'s best trial was a configuration at least as good on average over '
               f'{len(noise) + 1} seeds as random search\'s best ({mean:.4g}) after '
               f'{ratios["noise-aware"]:.3f} of the budget', flush=True)
+    ratios['replay'] = {name: replay(random.study, name, args.epochs) for name in REPLAYED}
     return ratios
+
+
+def replay(study, pruner: str, epochs: int) -> tuple:
+    """(whether `pruner` would have stopped the trial that ended best, share of the epochs it would have spent): the
+    study's completed trials, in order, report their recorded values epoch by epoch to a fresh study with that pruner,
+    which is asked after every epoch but the last (as `PruningCallback` does)."""
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per replayed study
+    trials = sorted((t for t in study.trials if t.state == TrialState.COMPLETE), key=lambda t: t.number)
+    best = min(trials, key=lambda t: t.value).number
+    shadow = optuna.create_study(study_name=study.study_name, direction=study.direction,
+                                 pruner=pruner_for(pruner, epochs))
+    spent, stopped_best = 0, False
+    for t in trials:
+        trial, steps = shadow.ask(), sorted(t.intermediate_values)
+        for step in steps:
+            trial.report(t.intermediate_values[step], step)
+            if step < steps[-1] and trial.should_prune():
+                shadow.tell(trial, state=TrialState.PRUNED)
+                stopped_best |= t.number == best
+                break
+        else:
+            shadow.tell(trial, t.value)
+        spent += step
+    return stopped_best, spent / sum(len(t.intermediate_values) for t in trials)
 
 
 def retrain(prepared, config: dict, args) -> list:
@@ -172,24 +206,47 @@ def overhead(prepared, args, folder: Path) -> float:
     return statistics.median(ratios)
 
 
+def _prepared(data: str):
+    example = load_example(data)
+    return prepare(example.problem(), example.data)
+
+
+def _one_thread():
+    import torch
+    torch.set_num_threads(1)
+    warnings.filterwarnings('ignore')
+
+
+def _search_seed(job) -> dict:
+    "One seed's search, in a worker process (`--jobs`)."
+    args, seed, folder = job
+    return search(_prepared(args.data), args, seed, folder)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--data', default='digits', help='digits (the CNN) or penguins (the MLP)')
     ap.add_argument('--trials', type=int, default=32, help='random search trials (the budget is trials × epochs)')
     ap.add_argument('--epochs', type=int, default=6)
-    ap.add_argument('--seeds', type=int, default=3)
+    ap.add_argument('--seeds', type=int, default=10, help='seeds (the ratio is their median: one seed alone varies widely)')
+    ap.add_argument('--jobs', type=int, default=1, help='seeds run at a time, each in a process of its own')
     ap.add_argument('--first-seed', type=int, default=0, help='the seeds are first-seed … first-seed + seeds - 1 (more seeds later)')
     ap.add_argument('--repeats', type=int, default=5, help='runs of the overhead comparison')
-    ap.add_argument('--pruner', default='auto', help="TPE's pruner: auto (Hyperband), median, hyperband")
+    ap.add_argument('--pruner', default='auto', help="TPE's pruner: auto (halving), halving, hyperband, median")
     ap.add_argument('--noise-seeds', type=int, default=3, help="other seeds to retrain random search's best configuration with")
     ap.add_argument('--keep', default=None, help='a folder to keep the studies in (default: a temporary one, removed)')
     args = ap.parse_args()
-    example = load_example(args.data)
-    prepared = prepare(example.problem(), example.data)
     with tempfile.TemporaryDirectory() as d:
         folder = Path(args.keep or d)
-        by_seed = [search(prepared, args, seed, folder) for seed in range(args.first_seed, args.first_seed + args.seeds)]
-        cost = overhead(prepared, args, folder)
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        if args.jobs > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context('spawn'), initializer=_one_thread) as pool:
+                by_seed = list(pool.map(_search_seed, [(args, seed, folder) for seed in seeds]))
+        else:
+            by_seed = [search(_prepared(args.data), args, seed, folder) for seed in seeds]
+        cost = overhead(_prepared(args.data), args, folder)
     for n in budgets(args.trials):
         ratios = sorted(r[n] for r in by_seed)
         print(f'tpe_pruned_epochs_vs_random at {n} trials × {args.epochs} epochs over {args.seeds} seeds: '
@@ -201,6 +258,12 @@ def main():
         print(f'noise-aware tpe_pruned_epochs_vs_random (information) over {args.seeds} seeds: '
               f'{", ".join(f"{r:.3f}" for r in aware)} (median {statistics.median(aware):.3f}, '
               f'spread {spread[0]:.3f}–{spread[-1]:.3f})')
+    for name in REPLAYED:
+        stopped = [r['replay'][name][0] for r in by_seed]
+        shares = [r['replay'][name][1] for r in by_seed]
+        print(f'pruner replay on random search\'s curves (information): {name} would have stopped the trial that ended '
+              f'best in {sum(stopped)} of {len(stopped)} studies, spending {statistics.mean(shares):.3f} of the epochs '
+              f'({", ".join(f"{s:.2f}" for s in shares)})')
     ratios = [r[args.trials] for r in by_seed]
     print(f'ratio tpe_pruned_epochs_vs_random {statistics.median(ratios):.3f}')
     print(f'ratio tune_overhead {cost:.3f}')

@@ -503,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument('--space', help='a search space as JSON (see dlwork.tune.Space; default: by architecture)')
     tune.add_argument('--epochs', type=int, default=10, help='epochs per trial (default 10)')
     tune.add_argument('--pruner', default='auto',
-                      help='auto (default: Hyperband for bayes, median otherwise), median, hyperband or none')
+                      help='auto (default: successive halving for bayes, median otherwise), halving, hyperband, median or none')
     tune.add_argument('--monitor', help='the validation value to optimise (default: log_loss, or the first metric)')
     tune.add_argument('--patience', type=int, help='early stopping inside each trial (default: none; pruning stops bad trials)')
     tune.add_argument('--seed-model', type=int, default=0, help='seed of every trial and of the sampler (default 0)')

@@ -608,7 +608,7 @@ def default_config(prepared: Prepared,  # the prepared data
 
 # %% ../nbs/04_tune.ipynb #94ad095d
 METHODS = ('grid', 'random', 'bayes')
-PRUNERS = ('auto', 'median', 'hyperband', 'none')
+PRUNERS = ('auto', 'halving', 'hyperband', 'median', 'none')
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -631,13 +631,13 @@ def sampler_for(method,  # 'grid', 'random', 'bayes' (TPE), or any Optuna sample
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def pruner_for(pruner='auto',  # 'auto', 'median', 'hyperband', 'none' (or None), or any Optuna pruner object
+def pruner_for(pruner='auto',  # 'auto', 'halving', 'hyperband', 'median', 'none' (or None), or any Optuna pruner object
                epochs: int = 10,  # epochs per trial (Hyperband's largest resource)
                method='bayes',  # the search method ('auto' picks the pruner that suits it)
               ) -> optuna.pruners.BasePruner:
-    "The Optuna pruner that stops hopeless trials, fed the monitored validation value after every epoch; 'auto': Hyperband for TPE, median otherwise."
-    if pruner == 'auto':  # Optuna's benchmarks: Hyperband suits TPE best, the median pruner suits random search
-        pruner = 'hyperband' if method == 'bayes' or isinstance(method, optuna.samplers.TPESampler) else 'median'
+    "The Optuna pruner that stops hopeless trials, fed the monitored validation value after every epoch; 'auto': successive halving for TPE, median otherwise."
+    if pruner == 'auto':  # measured below: halving from epoch 2 suits TPE, the median pruner suits random search
+        pruner = 'halving' if method == 'bayes' or isinstance(method, optuna.samplers.TPESampler) else 'median'
     if isinstance(pruner, optuna.pruners.BasePruner):
         return pruner
     if pruner is None or pruner == 'none':
@@ -646,6 +646,9 @@ def pruner_for(pruner='auto',  # 'auto', 'median', 'hyperband', 'none' (or None)
         # a trial stops when its value is worse than the median of earlier trials at the same epoch;
         # not before 5 trials have completed, and never in the first epoch (everything is bad then)
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)  # steps are epochs trained: 2 is the earliest
+    if pruner == 'halving':  # after 2 epochs only the best third of the trials go on, after 6 the best third again, then 18, …
+        # (not after 1: one-cycle's learning rate is still rising then, and high-rate configurations look worst; see below)
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=2, reduction_factor=3)
     if pruner == 'hyperband':  # resources are epochs: the first rung is after one epoch, the next after three, nine, …
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(int(epochs), 1), reduction_factor=3)
     raise ValueError(f"unknown pruner {pruner!r}{did_you_mean(pruner, PRUNERS)}; use one of: {', '.join(PRUNERS)}, "
@@ -710,7 +713,7 @@ def _worker_id() -> str:
 
 # %% ../nbs/04_tune.ipynb #13c43f3a
 class PruningCallback(FastAIV2PruningCallback):
-    "optuna-integration's fastai pruning callback, reporting epochs trained as the step and acting on the pruner's first answer (see the notebook)."
+    "optuna-integration's fastai pruning callback, reporting epochs trained as the step, acting on the pruner's first answer, never pruning a finished fit (see the notebook)."
 
     def __init__(self,
                  trial,  # the Optuna trial being run
@@ -726,10 +729,11 @@ class PruningCallback(FastAIV2PruningCallback):
         self.pruned_after = None
 
     def after_epoch(self):
-        "Report the epoch's value at step = epochs trained so far; stop the fit when the pruner says so, remembering that it did."
+        "Report the epoch's value at step = epochs trained so far; stop the fit when the pruner says so (never after the last epoch), remembering that it did."
         TrackerCallback.after_epoch(self)  # sets `self.idx`, the monitored column of the recorder
         self.trial.report(self.recorder.final_record[self.idx], step=self.epoch + 1)
-        if self.trial.should_prune():
+        # after the last epoch there is nothing left to save: the trial has trained in full and its value is a finished one
+        if self.epoch + 1 < self.n_epoch and self.trial.should_prune():
             self.pruned_after = self.epoch + 1
             raise CancelFitException()
 
@@ -975,7 +979,7 @@ def tune(prepared: Prepared,  # the prepared data (chapter 1); only its train an
          timeout: float | None = None,  # stop starting trials after this many seconds of this call
          epochs: int = 10,  # epochs per trial (unless the space searches `epochs`)
          monitor: str | None = None,  # the validation value to optimise; None: log_loss for classification, else the first metric
-         pruner='auto',  # 'auto' (Hyperband for TPE, median otherwise), 'median', 'hyperband', 'none', or an Optuna pruner
+         pruner='auto',  # 'auto' (successive halving for TPE, median otherwise), 'halving', 'hyperband', 'median', 'none', or an Optuna pruner
          patience: int | None = None,  # early stopping inside each trial (None: train every epoch; pruning stops bad trials)
          seed: int = 0,  # seeds every trial's weights and batches, and the sampler
          run_dir: str | Path = 'tune',  # where the study (SQLite), trial histories, plots and summary go
