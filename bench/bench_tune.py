@@ -184,7 +184,7 @@ def overhead(prepared, args, folder: Path) -> float:
         t = time.perf_counter()
         learn = learner_for(prepared, seed=0, path=folder, lr=config['lr'], **learner_args)
         fit(learn, args.epochs, lr=config['lr'], seed=0, monitor='log_loss', checkpoint=False, run_dir=folder / f'bare-{i}',
-            progress=False, gap_patience=None)
+            progress=False, gap_patience=None, plot=False)  # trials draw no history.png either: the machinery's cost alone
         return time.perf_counter() - t
 
     def study(name, trials):

@@ -184,6 +184,14 @@ def _tune(args) -> int:
     if not result.counts()['complete']:
         print(f'dlwork tune: error: no trial completed; see {run / "tune" / "trials.csv"}', file=sys.stderr)
         return 1
+    if not args.quiet:  # a tuned network is worth its cost only if it beats a simple model on the same rows
+        try:
+            board = result.baselines()
+        except ValueError as e:
+            print(f'\nno baselines: {e}')
+        else:
+            print(f'\nthe best trial beside simple baselines on the same validation rows ({result.monitor}, best first):')
+            print(board.to_string(float_format=lambda v: f'{v:.4g}'))
     if args.recheck:  # the best trial is the best of many draws: retrain the best few with other seeds
         table = result.recheck(top=args.recheck, seeds=args.recheck_seeds)
         if not args.quiet:

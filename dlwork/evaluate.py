@@ -28,7 +28,7 @@ import pandas as pd
 from fastcore.basics import patch, store_attr
 
 
-from .core import (atomic_write, check_columns, did_you_mean, figure_grid, figure_png, figure_style, html_page,
+from .core import (atomic_write, check_choice, check_columns, did_you_mean, figure_grid, figure_png, figure_style, html_page,
                          list_names, markdown_table, naive_utc)
 from .problem import dice_per_class, iou_per_class
 from .recipe import scaled_series, image_pixels, read_image
@@ -358,16 +358,17 @@ def _series_windows(prepared: 'Prepared', rows: pd.DataFrame) -> tuple:
     return y, pd.Index(frame.index[starts], name=s['time']), series, starts
 
 
-def _labelled_rows(prepared: 'Prepared', data: pd.DataFrame | None) -> pd.DataFrame:
-    "The raw labelled rows to evaluate on (the test split by default), checked: not empty, every column the model needs."
+def _labelled_rows(prepared: 'Prepared', data: pd.DataFrame | None, split: str = 'test') -> pd.DataFrame:
+    "The raw labelled rows to evaluate on (the `split` split by default), checked: not empty, every column the model needs."
     p = prepared.problem
-    rows = prepared.test if data is None else data
+    check_choice(split, ('test', 'valid'), 'split')
+    rows = (prepared.test if split == 'test' else prepared.valid) if data is None else data
     if data is None and p.modality == 'sequence' and prepared.recipe['time'] not in rows.columns:
         rows = rows.reset_index()  # the regular series is indexed by time
     if not isinstance(rows, pd.DataFrame):
         raise TypeError(f"data must be a DataFrame of labelled rows, not {type(rows).__name__}")
     if len(rows) == 0:
-        raise ValueError('the test set is empty: there are no rows to evaluate')
+        raise ValueError(f"the {'validation' if data is None and split == 'valid' else 'test'} set is empty: there are no rows to evaluate")
     if data is not None:
         needed = ([prepared.recipe['time']] + list(prepared.recipe['inputs']) if p.modality == 'sequence'
                   else list(prepared.recipe['inputs']) + list(p.targets))
@@ -527,18 +528,19 @@ def _fit_predict(model, xtr, ytr: np.ndarray, xte, prepared: 'Prepared') -> np.n
 
 
 def fit_baselines(prepared: 'Prepared',  # the prepared data: the models train on its training rows
-              data: pd.DataFrame | None = None,  # labelled raw rows to score (default: the held-out test split)
+              data: pd.DataFrame | None = None,  # labelled raw rows to score (default: the held-out split `split`)
+              split: str = 'test',  # the split scored when `data` is None: 'test', or 'valid' (the rows a search is judged on)
              ) -> dict:  # name → outputs on the test rows, in `score`'s form
     "Simple models trained on the same training rows and scored on the same test rows: dummy everywhere; linear and HistGradientBoosting for tables; TF-IDF + logistic regression for text; logistic regression on pixels for images; persistence, seasonal naive and the mean for sequences."
     from sklearn.dummy import DummyClassifier, DummyRegressor
     p = prepared.problem
-    test = _labelled_rows(prepared, data)
+    test = _labelled_rows(prepared, data, split)
     if p.modality == 'sequence':
         s = prepared.recipe
         y, _, series, starts = _series_windows(prepared, test)
         if data is None:  # positions in the whole series, so a season can reach back into the training part
             series = prepared.data[s['targets'][0]].to_numpy(dtype=np.float64)
-            starts = np.asarray(prepared.splits.test)
+            starts = np.asarray(prepared.splits.test if split == 'test' else prepared.splits.valid)
         train_end = prepared.splits.train[-1] + s['horizon'] if len(prepared.splits.train) else 0
         train_series = prepared.data[s['targets'][0]].to_numpy(dtype=np.float64)[:train_end]
         steps = np.arange(s['horizon'])

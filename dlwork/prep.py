@@ -1364,6 +1364,14 @@ class Prepared:
         return self.data.iloc[self.splits.train]
 
     @property
+    def valid(self) -> pd.DataFrame:
+        "The validation rows, raw (for sequences: the series from the first input step of the first validation window to the last validation target)."
+        if self.problem.modality == 'sequence':
+            v = self.splits.valid
+            return self.data.iloc[v[0] - self.recipe['window']:v[-1] + self.recipe['horizon']] if len(v) else self.data.iloc[:0]
+        return self.data.iloc[self.splits.valid]
+
+    @property
     def test(self) -> pd.DataFrame:
         "The held-out test rows, raw (for sequences: the series from the first input step of the first test window)."
         if self.problem.modality == 'sequence':

@@ -81,13 +81,14 @@ class History:
 
     def save(self,
              path: str | Path | None = None,  # folder (default: `self.path`)
+             plot: bool = True,  # draw `history.png` too (False: the numbers only; `History.load(path).plot()` draws it later)
             ) -> Path:
         "Write `history.csv`, `training.json` (the decisions) and `history.png`, each whole or not at all."
         path = Path(path or self.path)
         path.mkdir(parents=True, exist_ok=True)
         atomic_write(path / 'history.csv', self.frame.to_csv(index=False))
         atomic_write(path / 'training.json', json.dumps(self.decisions, indent=1, default=str))
-        if len(self.frame):
+        if plot and len(self.frame):
             import matplotlib.pyplot as plt
             fig = self.plot()
             buf = io.BytesIO()
@@ -595,6 +596,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
         resume: bool = False,  # continue from the checkpoint in `run_dir`
         run_dir: str | Path | None = None,  # where history, plots and checkpoint go (default: `learn.path/'train'`)
         progress: bool | str = True,  # True: bars in a notebook or terminal, one line per epoch otherwise; 'bars', 'lines', False
+        plot: bool = True,  # draw history.png beside history.csv (a tuning's trials skip it: a quarter of a small trial's time)
        ) -> History:
     "Train `learn` for `epochs` with a learning-rate policy, monitoring, early stopping, checkpoints and resume; return the `History`."
     check_epochs(epochs)
@@ -695,12 +697,12 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
             restored = f"the weights of epoch {best.best_epoch} were restored"
         history.decisions['stopped'] = f"loss was {where['loss']} at epoch {where['epoch']}, batch {where['batch']}"
         if main:
-            history.save()
+            history.save(plot=plot)
         raise TrainingDiverged(f"training diverged: the loss became {where['loss']} at epoch {where['epoch']}, batch "
                                f"{where['batch']}; {restored}. Lower the learning rate (lr={lr:.3g}), clip gradients "
                                "(clip=1.0) or check the data for extreme values")
     if main:
-        history.save()
+        history.save(plot=plot)
     return history
 
 # %% ../nbs/03_train.ipynb #510c83a0

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PARAM_TYPES', 'LEARNER_KEYS', 'FIT_KEYS', 'METHODS', 'PRUNERS', 'Param', 'Float', 'Int', 'Choice', 'Widths', 'Space',
            'check_space', 'default_space', 'default_config', 'sampler_for', 'pruner_for', 'open_storage',
-           'PruningCallback', 'tune', 'Tuning']
+           'PruningCallback', 'tune', 'Tuning', 'valid_baselines']
 
 # %% ../nbs/04_tune.ipynb #c8c16990
 import datetime
@@ -751,8 +751,8 @@ def _split_config(config: dict) -> tuple:
 
 
 def _train_config(prepared: Prepared, config: dict, settings: dict, run_dir: Path, cbs=(), progress=False,
-                  checkpoint=False) -> tuple:
-    "Build and train the learner of one configuration, as a trial does: (learner, history)."
+                  checkpoint=False, plot=True) -> tuple:
+    "Build and train the learner of one configuration, as a trial does: (learner, history); `plot=False` skips history.png."
     learner_args, fit_args = _split_config(config)
     epochs = fit_args.pop('epochs', settings['epochs'])
     fit_args.setdefault('patience', settings['patience'])
@@ -760,7 +760,7 @@ def _train_config(prepared: Prepared, config: dict, settings: dict, run_dir: Pat
     for cb in cbs:
         learn.add_cb(cb)
     history = fit(learn, epochs, lr=config.get('lr'), seed=settings['seed'], monitor=settings['monitor'],
-                  checkpoint=checkpoint, run_dir=run_dir, progress=progress, gap_patience=None, **fit_args)
+                  checkpoint=checkpoint, run_dir=run_dir, progress=progress, gap_patience=None, plot=plot, **fit_args)
     return learn, history
 
 
@@ -783,7 +783,8 @@ def _objective(prepared: Prepared, space: Space, settings: dict, trial_dir: Path
         trial.set_user_attr('worker', _worker_id())
         cb = PruningCallback(trial, monitor, raise_pruned=False)  # the fit returns, so its history is saved like any trial's
         try:
-            learn, history = _train_config(prepared, config, settings, trial_dir / f'{trial.number:04d}', cbs=[cb])
+            learn, history = _train_config(prepared, config, settings, trial_dir / f'{trial.number:04d}', cbs=[cb],
+                                           plot=False)  # history.csv only: drawing each trial's curve cost a quarter of a small trial
         except Exception as e:
             trial.set_user_attr('reason', _reason(e))
             trial.set_user_attr('error', f'{type(e).__name__}: {e}'[:2000])
@@ -798,7 +799,7 @@ def _objective(prepared: Prepared, space: Space, settings: dict, trial_dir: Path
                       else f'pruned after epoch {n} by the {type(settings["pruner"]).__name__}')
             trial.set_user_attr('epochs', n)
             trial.set_user_attr('reason', reason)
-            d['stopped'] = reason  # the trial's saved decisions say why it ended (its epochs and plot are saved by `fit`)
+            d['stopped'] = reason  # the trial's saved decisions say why it ended (its epochs are saved by `fit`)
             atomic_write(history.path / 'training.json', json.dumps(d, indent=1, default=str))
             raise optuna.TrialPruned(reason)
         value = d['best_value']
@@ -1092,6 +1093,7 @@ class Tuning:
                 ):
         self.study, self.space, self.prepared, self.settings = study, space, prepared, settings
         self.run_dir, self.method = Path(run_dir), method
+        self._baselines = None  # valid_baselines, computed once
 
     @property
     def monitor(self) -> str:
@@ -1186,7 +1188,7 @@ class Tuning:
                     with warnings.catch_warnings():
                         warnings.filterwarnings('ignore', category=OverfittingWarning)
                         _, h = _train_config(self.prepared, t.user_attrs['config'], {**self.settings, 'seed': seed},
-                                             run_dir / f'{t.number:04d}-seed{seed}')
+                                             run_dir / f'{t.number:04d}-seed{seed}', plot=False)
                     row[f'seed {seed}'] = h.decisions['best_value']
                 except TrainingDiverged:  # a configuration that diverges on another seed is fragile: no mean
                     row[f'seed {seed}'] = float('nan')
@@ -1199,6 +1201,35 @@ class Tuning:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / 'recheck.csv', frame.to_csv())
         return frame
+
+    def baselines(self) -> pd.DataFrame:
+        "The best trial beside `valid_baselines` on the same validation rows and metric, best first (baselines computed once)."
+        if self._baselines is None:
+            self._baselines = valid_baselines(self.prepared, self.monitor)
+        values = dict(self._baselines)
+        if any(t.state == TrialState.COMPLETE for t in self.study.trials):
+            values = {f'tuned network (trial {self.best_trial.number})': self.best_value, **values}
+        frame = pd.Series(values, name=self.monitor, dtype=float).rename_axis('model').to_frame()
+        return frame.sort_values(self.monitor, ascending=not greater_is_better(self.monitor), na_position='last')
+
+    def _baseline_lines(self) -> list:
+        "The summary's comparison with the baselines, as Markdown lines (a reason instead when there is none)."
+        try:
+            frame = self.baselines()
+        except Exception as e:  # a summary is still written when no baseline can be fitted
+            return [f"No baseline: {e}"]
+        lines = [markdown_table(frame.round(6).reset_index(), index=False), '']
+        tuned = [n for n in frame.index if n.startswith('tuned network')]
+        if tuned:
+            better = greater_is_better(self.monitor)
+            ahead = [n for n in frame.index if n not in tuned and (frame.loc[n, self.monitor] > self.best_value if better
+                                                                   else frame.loc[n, self.monitor] < self.best_value)]
+            lines.append(f"Warning: {', '.join(ahead)} {'scores' if len(ahead) == 1 else 'score'} better than the best "
+                         "trial on the validation rows: the network is not worth its cost here as it stands (more "
+                         "trials or epochs, another space, or the simpler model)." if ahead else
+                         f"The best trial beats every baseline on the validation rows ({self.monitor}); its value is "
+                         "optimistic, since it was chosen on them: chapter 5 judges the chosen model on the test set.")
+        return lines
 
     def plots(self) -> dict:
         "Optuna's matplotlib figures: optimisation history, parameter importances, parallel coordinates (those the trials allow)."
@@ -1233,6 +1264,7 @@ class Tuning:
             lines += [f"- {k}: {json.dumps(v)}" for k, v in self.best_params.items()]
         except ValueError as e:
             lines += [f"## No completed trial", '', str(e)]
+        lines += ['', f'## Against simple baselines (validation {self.monitor})', '', *self._baseline_lines()]
         lines += ['', '## Search space', '', self.space._repr_markdown_(), '', '## Trials', '']
         frame = self.trials.drop(columns=['error'], errors='ignore')
         if len(frame):
@@ -1253,6 +1285,10 @@ class Tuning:
                     'params': self.best_params, 'settings': {k: v for k, v in self.settings.items() if k != 'pruner'}}
         except ValueError as e:
             best = {'trial': None, 'monitor': self.monitor, 'error': str(e)}
+        try:
+            best['baselines'] = {k: v for k, v in self.baselines()[self.monitor].items() if not k.startswith('tuned network')}
+        except Exception as e:  # e.g. monitoring valid_loss, which no baseline has
+            best['baselines'] = str(e)
         atomic_write(run_dir / 'best.json', json.dumps(best, indent=1) + '\n')
         for name, fig in self.plots().items():
             png = figure_png(fig, dpi=90, tight=True)
@@ -1272,3 +1308,43 @@ class Tuning:
             best = 'no completed trial'
         return (f"Tuning of {self.prepared.problem.description} ({self.method}): {c['complete']} completed, "
                 f"{c['pruned']} pruned, {c['failed']} failed; {best}")
+
+# %% ../nbs/04_tune.ipynb #c41d9e2b
+def _learner_score(metric, task: str, y: np.ndarray, out: np.ndarray) -> float:
+    "`metric` of outputs in `score`'s form, computed as `dlwork.model.ProblemMetric` computes it on the validation set."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        try:
+            if task == 'regression':
+                return metric(y.reshape(-1), np.asarray(out).reshape(-1))
+            if task == 'segmentation':
+                return metric(y.astype(np.int64), y_pred=np.asarray(out).astype(np.int64))
+            if task == 'multilabel':
+                return metric(y.astype(int), proba=out)
+            out = np.asarray(out, dtype=np.float64)
+            out = np.stack([1 - out, out], axis=1) if out.ndim == 1 else out
+            return metric(y.reshape(-1).astype(int), proba=out, classes=list(range(out.shape[1])))
+        except ValueError:  # e.g. ROC AUC when a class is absent from the validation rows, as the learner records it
+            return float('nan')
+
+
+def valid_baselines(prepared: Prepared,  # the prepared data (chapter 1): baselines learn from its training rows
+                    monitor: str | None = None,  # the metric a search optimises (default: `tune`'s, log_loss for classification, else the first metric)
+                   ) -> pd.Series:  # baseline name → its `monitor` on the validation rows
+    "Chapter 5's simple baselines trained on the training rows and scored on the validation rows with the monitored metric, as the learner scores it: what a search's best trial has to beat."
+    from dlwork.evaluate import _labelled_rows, _truth, fit_baselines, segmentation_baselines
+    from dlwork.problem import METRICS
+    from dlwork.recipe import Recipe
+    problem = prepared.problem
+    monitor = _check_monitor(monitor, problem)
+    if monitor not in METRICS:
+        raise ValueError(f"no baseline is scored on {monitor!r}: it is the network's own training loss (with its weights, "
+                         f"smoothing or pixel terms); monitor one of the problem's metrics for a comparison: "
+                         f"{', '.join(problem.metrics)}")
+    rows = _labelled_rows(prepared, None, 'valid')
+    if problem.task == 'segmentation':
+        y, outputs = Recipe(prepared.recipe).targets(rows), segmentation_baselines(prepared, rows)
+    else:
+        y, outputs = _truth(prepared, rows), fit_baselines(prepared, split='valid')
+    return pd.Series({name: _learner_score(METRICS[monitor], problem.task, y, out) for name, out in outputs.items()},
+                     name=f'validation {monitor}', dtype=float)
