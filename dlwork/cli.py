@@ -187,7 +187,7 @@ def _tune(args) -> int:
     if not args.quiet:  # a tuned network is worth its cost only if it beats a simple model on the same rows
         try:
             board = result.baselines()
-        except ValueError as e:
+        except Exception as e:  # the study and its files are saved: a baseline that cannot be fitted is reported, not fatal
             print(f'\nno baselines: {e}')
         else:
             print(f'\nthe best trial beside simple baselines on the same validation rows ({result.monitor}, best first):')

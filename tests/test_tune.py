@@ -60,8 +60,10 @@ def test_two_workers_share_one_study(dlwork, tmp_path):
              'bs': {'type': 'fixed', 'value': 32}}
     (tmp_path / 'grid.json').write_text(json.dumps(space))
     run = tmp_path / 'p'
-    done = dlwork(*TUNE, '--method', 'grid', '--space', tmp_path / 'grid.json', '--pruner', 'none', '--workers', '2',
-                  '--out', run, timeout=400)
+    # 60 epochs a trial (about 1.4 s here): the second worker needs about 5 s to start (Python, torch, the data), and
+    # with 10-epoch trials (0.25 s) the first had finished all 16 before it joined
+    done = dlwork(*TUNE, '--epochs', '60', '--method', 'grid', '--space', tmp_path / 'grid.json', '--pruner', 'none',
+                  '--workers', '2', '--out', run, timeout=400)
     assert done.returncode == 0, done.stderr
     trials = _trials(run)
     assert len(trials) == 16 and all(t.state == TrialState.COMPLETE for t in trials)
