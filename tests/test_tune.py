@@ -98,7 +98,10 @@ def test_a_killed_study_resumes_and_keeps_its_trials(dlwork, tmp_path):
 
 def test_a_worker_killed_mid_trial_is_failed_and_retried(tmp_path):
     run = tmp_path / 'p'
-    main = _start(tmp_path, *TUNE, '--trials', '30', '--workers', '2', '--out', run, '--quiet')
+    # 40-epoch trials, none pruned (about 1 s each): the second worker starts about 5 s after the first, and with
+    # 10-epoch trials the first had run 28 of the 30 by then, leaving almost nothing to kill the second in
+    main = _start(tmp_path, *TUNE, '--epochs', '40', '--pruner', 'none', '--trials', '30', '--workers', '2', '--out', run,
+                  '--quiet')
     mine = f':{main.pid}'
     other = lambda: [t for t in _trials(run) if t.state == TrialState.RUNNING
                      and not t.user_attrs.get('worker', mine).endswith(mine)]
