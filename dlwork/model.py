@@ -37,10 +37,10 @@ __all__ = ['ACTIVATIONS', 'XRESNETS', 'PRETRAINED', 'UNET_ENCODERS', 'RECURRENT_
            'BAG_MAX_TEXTS', 'DEFAULT_WD', 'activation_layer', 'MLP', 'SimpleCNN', 'xresnet_model',
            'pretrained_available', 'pretrained_model', 'UNet', 'dynamic_unet', 'RecurrentNet', 'TransformerNet',
            'NgramBag', 'default_init', 'init_weights', 'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss',
-           'BinaryCrossEntropy', 'SegmentationLoss', 'class_weights_for', 'loss_for', 'ProblemMetric', 'metrics_for',
-           'optimizer_for', 'network_kind', 'default_arch', 'check_arch', 'arch_builder', 'arch_options', 'n_outputs',
-           'build_model', 'network_spec', 'network_from_spec', 'TargetScale', 'target_scale', 'FastLearner',
-           'learner_for', 'summary']
+           'BinaryCrossEntropy', 'SegmentationLoss', 'class_weights_for', 'loss_for', 'metric_value', 'ProblemMetric',
+           'metrics_for', 'optimizer_for', 'network_kind', 'default_arch', 'check_arch', 'arch_builder', 'arch_options',
+           'n_outputs', 'build_model', 'network_spec', 'network_from_spec', 'TargetScale', 'target_scale',
+           'FastLearner', 'learner_for', 'summary']
 
 # %% ../nbs/02_model.ipynb #a25caf90
 ACTIVATIONS = {'relu': nn.ReLU, 'leaky_relu': nn.LeakyReLU, 'gelu': nn.GELU, 'tanh': nn.Tanh, 'silu': nn.SiLU}
@@ -743,6 +743,28 @@ def loss_for(task: str,  # one of dlwork's `TASKS`
     return RegressionLoss(name, huber_delta, scale)
 
 # %% ../nbs/02_model.ipynb #b9454a90
+def metric_value(name: str,  # a metric name from `dlwork.problem.METRICS`
+                 task: str,  # the problem's task
+                 y: np.ndarray,  # targets: class indices, a 0/1 label matrix, values, or masks
+                 out: np.ndarray,  # outputs: probabilities (one column per class or label), values, or predicted masks
+                ) -> float:
+    "The metric as a learner records it on the validation set (NaN when it is undefined, e.g. ROC AUC with one class); baselines scored with it compare with the network's recorded values."
+    metric = METRICS[name]
+    y, out = np.asarray(y), np.asarray(out)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            if task == 'regression':  # predictions and targets are both in the target's units
+                return metric(y.reshape(-1), out.reshape(-1))
+            if task == 'segmentation':
+                return metric(y.astype(np.int64), y_pred=out.astype(np.int64))
+            if task == 'multilabel':
+                return metric(y.astype(int), proba=out)
+            return metric(y.reshape(-1).astype(int), proba=out, classes=list(range(out.shape[1])))
+    except ValueError:  # e.g. ROC AUC when a class is absent from the validation set
+        return float('nan')
+
+
 class ProblemMetric(_LearnerMetric):
     "A fastai metric computing one of the problem's metrics (`dlwork.problem.METRICS`) on the whole validation set."
 
@@ -784,19 +806,7 @@ class ProblemMetric(_LearnerMetric):
         "The metric on all the predictions kept (NaN when it is undefined, e.g. ROC AUC with one class)."
         if not self.preds:
             return None
-        pred, targ = torch.cat(self.preds).numpy(), torch.cat(self.targs).numpy()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore')
-                if self.task == 'regression':  # predictions and targets are both in the target's units
-                    return self.metric(targ.reshape(-1), pred.reshape(-1))
-                if self.task == 'segmentation':
-                    return self.metric(targ.astype(np.int64), y_pred=pred.astype(np.int64))
-                if self.task == 'multilabel':
-                    return self.metric(targ.astype(int), proba=pred)
-                return self.metric(targ.reshape(-1).astype(int), proba=pred, classes=list(range(pred.shape[1])))
-        except ValueError:  # e.g. ROC AUC when a class is absent from the validation set
-            return float('nan')
+        return metric_value(self.metric.name, self.task, torch.cat(self.targs).numpy(), torch.cat(self.preds).numpy())
 
 
 def metrics_for(problem: Problem,  # the problem: its task, and its `metrics` unless `names` are given

@@ -34,7 +34,8 @@ from optuna_integration import FastAIV2PruningCallback
 
 from .core import atomic_write, did_you_mean, figure_png, markdown_table
 from .model import (ARCHITECTURES, DEFAULT_LOSS, DEFAULT_WD, INITIALISERS, LOSSES, OPTIMIZERS, PRETRAINED, XRESNETS,
-                          SEGMENTATION_LOSSES, arch_builder, arch_options, check_arch, default_arch, learner_for, network_kind)
+                          SEGMENTATION_LOSSES, arch_builder, arch_options, check_arch, default_arch, learner_for, metric_value,
+                          network_kind)
 from .prep import Prepared
 from .train import (POLICIES, OverfittingWarning, TrainingDiverged, check_epochs, greater_is_better, find_lr, fit,
                           progress_style)
@@ -1093,7 +1094,7 @@ class Tuning:
                 ):
         self.study, self.space, self.prepared, self.settings = study, space, prepared, settings
         self.run_dir, self.method = Path(run_dir), method
-        self._baselines = None  # valid_baselines, computed once
+        self._baselines = None  # valid_baselines (or the error it raised), computed once
 
     @property
     def monitor(self) -> str:
@@ -1202,15 +1203,25 @@ class Tuning:
         atomic_write(run_dir / 'recheck.csv', frame.to_csv())
         return frame
 
-    def baselines(self) -> pd.DataFrame:
-        "The best trial beside `valid_baselines` on the same validation rows and metric, best first (baselines computed once)."
+    def _baseline_values(self) -> pd.Series:
+        "`valid_baselines` for the study's monitor, fitted once; its error, once, raised again on each call."
         if self._baselines is None:
-            self._baselines = valid_baselines(self.prepared, self.monitor)
-        values = dict(self._baselines)
+            try:
+                self._baselines = valid_baselines(self.prepared, self.monitor)
+            except Exception as e:  # e.g. monitoring valid_loss: summary, save and the CLI each report it, none refits
+                self._baselines = e
+        if isinstance(self._baselines, Exception):
+            raise self._baselines
+        return self._baselines
+
+    def baselines(self) -> pd.DataFrame:
+        "The best trial beside `valid_baselines` on the same validation rows and metric, best first (a tie ranks the trial first)."
+        values = dict(self._baseline_values())
         if any(t.state == TrialState.COMPLETE for t in self.study.trials):
             values = {f'tuned network (trial {self.best_trial.number})': self.best_value, **values}
         frame = pd.Series(values, name=self.monitor, dtype=float).rename_axis('model').to_frame()
-        return frame.sort_values(self.monitor, ascending=not greater_is_better(self.monitor), na_position='last')
+        return frame.sort_values(self.monitor, ascending=not greater_is_better(self.monitor), na_position='last',
+                                 kind='stable')
 
     def _baseline_lines(self) -> list:
         "The summary's comparison with the baselines, as Markdown lines (a reason instead when there is none)."
@@ -1219,11 +1230,9 @@ class Tuning:
         except Exception as e:  # a summary is still written when no baseline can be fitted
             return [f"No baseline: {e}"]
         lines = [markdown_table(frame.round(6).reset_index(), index=False), '']
-        tuned = [n for n in frame.index if n.startswith('tuned network')]
-        if tuned:
-            better = greater_is_better(self.monitor)
-            ahead = [n for n in frame.index if n not in tuned and (frame.loc[n, self.monitor] > self.best_value if better
-                                                                   else frame.loc[n, self.monitor] < self.best_value)]
+        tuned = frame.index.difference(self._baselines.index)  # the best trial's row, once a trial has completed
+        if len(tuned):  # the baselines ranked above it beat it
+            ahead = list(frame.index[:frame.index.get_loc(tuned[0])])
             lines.append(f"Warning: {', '.join(ahead)} {'scores' if len(ahead) == 1 else 'score'} better than the best "
                          "trial on the validation rows: the network is not worth its cost here as it stands (more "
                          "trials or epochs, another space, or the simpler model)." if ahead else
@@ -1286,7 +1295,7 @@ class Tuning:
         except ValueError as e:
             best = {'trial': None, 'monitor': self.monitor, 'error': str(e)}
         try:
-            best['baselines'] = {k: v for k, v in self.baselines()[self.monitor].items() if not k.startswith('tuned network')}
+            best['baselines'] = self._baseline_values().to_dict()
         except Exception as e:  # e.g. monitoring valid_loss, which no baseline has
             best['baselines'] = str(e)
         atomic_write(run_dir / 'best.json', json.dumps(best, indent=1) + '\n')
@@ -1310,28 +1319,10 @@ class Tuning:
                 f"{c['pruned']} pruned, {c['failed']} failed; {best}")
 
 # %% ../nbs/04_tune.ipynb #c41d9e2b
-def _learner_score(metric, task: str, y: np.ndarray, out: np.ndarray) -> float:
-    "`metric` of outputs in `score`'s form, computed as `dlwork.model.ProblemMetric` computes it on the validation set."
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        try:
-            if task == 'regression':
-                return metric(y.reshape(-1), np.asarray(out).reshape(-1))
-            if task == 'segmentation':
-                return metric(y.astype(np.int64), y_pred=np.asarray(out).astype(np.int64))
-            if task == 'multilabel':
-                return metric(y.astype(int), proba=out)
-            out = np.asarray(out, dtype=np.float64)
-            out = np.stack([1 - out, out], axis=1) if out.ndim == 1 else out
-            return metric(y.reshape(-1).astype(int), proba=out, classes=list(range(out.shape[1])))
-        except ValueError:  # e.g. ROC AUC when a class is absent from the validation rows, as the learner records it
-            return float('nan')
-
-
 def valid_baselines(prepared: Prepared,  # the prepared data (chapter 1): baselines learn from its training rows
                     monitor: str | None = None,  # the metric a search optimises (default: `tune`'s, log_loss for classification, else the first metric)
                    ) -> pd.Series:  # baseline name → its `monitor` on the validation rows
-    "Chapter 5's simple baselines trained on the training rows and scored on the validation rows with the monitored metric, as the learner scores it: what a search's best trial has to beat."
+    "Chapter 5's simple baselines trained on the training rows and scored on the validation rows with the monitored metric, as the learner scores it (`metric_value`): what a search's best trial has to beat."
     from dlwork.evaluate import _labelled_rows, _truth, fit_baselines, segmentation_baselines
     from dlwork.problem import METRICS
     from dlwork.recipe import Recipe
@@ -1346,5 +1337,5 @@ def valid_baselines(prepared: Prepared,  # the prepared data (chapter 1): baseli
         y, outputs = Recipe(prepared.recipe).targets(rows), segmentation_baselines(prepared, rows)
     else:
         y, outputs = _truth(prepared, rows), fit_baselines(prepared, split='valid')
-    return pd.Series({name: _learner_score(METRICS[monitor], problem.task, y, out) for name, out in outputs.items()},
+    return pd.Series({name: metric_value(monitor, problem.task, y, out) for name, out in outputs.items()},
                      name=f'validation {monitor}', dtype=float)
