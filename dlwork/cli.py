@@ -23,7 +23,8 @@ def _load(args) -> tuple:
         return example.data, args.target or example.target, args.example
     if args.target is None:
         raise ValueError('give the column to predict with --target COLUMN')
-    source = Path(args.source)
+    from dlwork.problem import fetch_data, is_url
+    source = fetch_data(args.source, getattr(args, 'sha256', None)) if is_url(args.source) else Path(args.source)
     data = load_data(source, time=args.time, text=args.text)
     return data, args.target, source.stem if source.is_file() else source.name
 
@@ -236,6 +237,8 @@ def _trained(run: Path, prepared):
 def _evaluate(args) -> int:
     "Run `dlwork evaluate`: the network of RUN/train/ on the held-out test set, with baselines, intervals and plots."
     import json
+    if args.source is not None and args.run_dir is None and (Path(args.source) / 'problem.json').is_file():
+        args.run_dir, args.source = args.source, None  # `dlwork evaluate runs/NAME`: a run folder is that run (as for export)
     if args.source is None and args.example is None:
         if args.run_dir is None:
             raise ValueError('give the run to evaluate (--run runs/NAME, after `dlwork train`), or its data as for train')
@@ -384,7 +387,7 @@ def _run(args) -> int:
     config = workflow.load_config(args.config) if args.config else {}
     overrides = {k: v for k, v in dict(name=args.name, out=args.out, seed=args.seed_model).items() if v is not None}
     if args.source is not None or args.example is not None:  # data given here replaces the config's
-        overrides['data'] = {'source': args.source, 'example': args.example}
+        overrides['data'] = {'source': args.source, 'example': args.example, 'sha256': args.sha256}
     sections = dict(problem=dict(target=args.target, task=args.task, modality=args.modality, time=args.time,
                                  text=[args.text] if args.text else None),
                     prepare=_prep_options(args), model=dict(arch=args.arch), train=dict(epochs=args.epochs),
@@ -411,8 +414,10 @@ def _examples(args) -> int:
 def _data_arguments(parser, reinfer: str):
     "The arguments that say which data and which problem: a source or an example, and problem overrides."
     parser.add_argument('source', nargs='?', help='a table (.csv, .tsv, .parquet, .json, .jsonl, .feather) or a folder '
-                        'with one sub-folder of images per class')
+                        'with one sub-folder of images per class; a table may be a URL (downloaded once, cached)')
     parser.add_argument('--example', help='a built-in example instead of SOURCE (see `dlwork examples`)')
+    parser.add_argument('--sha256', help="SOURCE as a URL: its expected SHA-256, checked before the download is used "
+                                         "(downloads are cached in ~/.cache/dlwork or $DLWORK_CACHE)")
     parser.add_argument('--target', help='the column to predict (default for examples: their usual target)' + reinfer)
     parser.add_argument('--task', help='force the task: binary, multiclass, multilabel or regression' + reinfer)
     parser.add_argument('--modality', help='force the modality: tabular, image, text or sequence' + reinfer)

@@ -11,6 +11,7 @@ import io
 import math
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['did_you_mean', 'list_names', 'check_choice', 'check_columns', 'check_not_empty', 'atomic_write', 'to_python',
-           'markdown_table', 'html_page', 'naive_utc', 'figure_style', 'figure_grid', 'figure_png']
+           'markdown_table', 'html_page', 'naive_utc', 'to_datetimes', 'figure_style', 'figure_grid', 'figure_png']
 
 # %% ../nbs/92_core.ipynb #25216946
 def did_you_mean(name,  # what the user typed
@@ -145,6 +146,20 @@ def naive_utc(when: pd.Series,  # datetimes, naive or time-zone aware
              ) -> pd.Series:  # the same instants as naive datetimes: aware ones in UTC, naive ones unchanged
     "Datetimes that a naive timestamp can be subtracted from: a time-zone-aware series as its UTC instants without the zone."
     return when.dt.tz_convert(None) if getattr(when.dt, 'tz', None) is not None else when
+
+# %% ../nbs/92_core.ipynb #d467b844
+def to_datetimes(values,  # dates as datetimes, or as text (ISO, m/d/y, with or without times and zones)
+                ) -> pd.Series:  # naive datetimes (UTC for aware ones); what is not a date becomes NaT
+    "Read a column of dates, written as text or not, the one way every phase reads them."
+    s = pd.Series(values)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return naive_utc(s)
+    if s.dtype == object:
+        s = s.where(s.notna(), None)
+    with warnings.catch_warnings():  # 'Could not infer format': mixed formats are parsed value by value, on purpose
+        warnings.simplefilter('ignore')
+        parsed = pd.to_datetime(s, errors='coerce', format='mixed', utc=True)
+    return naive_utc(parsed)
 
 # %% ../nbs/92_core.ipynb #70be9a84
 def figure_style():

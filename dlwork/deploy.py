@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 import dlwork
-from .core import atomic_write, did_you_mean, list_names, markdown_table
+from .core import atomic_write, did_you_mean, list_names, markdown_table, to_python
 from .recipe import TABULAR_STEPS, Columns, Recipe, read_image, scaled_series, sequence_windows
 
 if TYPE_CHECKING:
@@ -43,6 +43,17 @@ INPUT_NAMES = {'tabular': ['categorical_codes', 'continuous_values'], 'image': [
 
 def _steps(recipe: dict) -> dict:
     return {s['name']: s for s in recipe.get('steps', [])}
+
+
+def _typed_labels(values) -> list:
+    "Values as JSON keeps them: numbers and booleans as they are (numpy scalars as Python ones), anything else as text."
+    out = []
+    for v in values:
+        v = to_python(v)
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        out.append(v if isinstance(v, (bool, int, float)) else str(v))
+    return out
 
 
 def input_schema(prepared: 'Prepared',  # the prepared data the model was trained on
@@ -74,6 +85,9 @@ def input_schema(prepared: 'Prepared',  # the prepared data the model was traine
             out[c] = {'type': 'number', 'nullable': c in gaps, 'min': float(v.min()), 'max': float(v.max())}
         elif c in categories:
             out[c] = {'type': 'category', 'nullable': True, 'categories': [str(v) for v in categories[c]]}
+            typed = _typed_labels([v for v in categories[c] if not isinstance(v, str)])
+            if typed:  # numbers or booleans in training: JSON may send them as they are
+                out[c]['values'] = typed
         else:
             out[c] = {'type': 'text', 'nullable': True}
     return out
@@ -445,7 +459,8 @@ def export_bundle(learn,  # a trained Learner (chapters 2-4)
                             'targets': list(p.targets), 'classes': [str(c) for c in p.classes] if p.classes else None,
                             'spec': json.loads(json.dumps(p.to_dict(), default=str))},
                 'inputs': names, 'output': {'kind': kind, 'columns': [str(c) for c in p.classes] if p.task in ('binary', 'multiclass', 'segmentation')
-                                            else list(p.targets), 'horizon': prepared.recipe.get('horizon')},
+                                            else list(p.targets), 'horizon': prepared.recipe.get('horizon'),
+                                            'labels': _typed_labels(p.classes) if p.task in ('binary', 'multiclass') else None},
                 'schema': schema, 'training_stats': training_stats(prepared, schema),
                 'prediction_stats': _prediction_stats(p.task, train_out, p.classes),
                 'model': {'arch': design.get('arch'), 'parameters': int(sum(v.numel() for v in state.values())),
@@ -686,6 +701,7 @@ class Predictor:
         self.schema, self.task, self.modality = meta['schema'], meta['problem']['task'], meta['problem']['modality']
         self.names = meta['inputs']
         self.columns = meta['output']['columns']
+        self.labels = meta['output'].get('labels') or self.columns  # predictions keep the target's type (0/1 stay numbers)
         s = self.recipe.state
         self._steps = s.get('steps', [])
         if self.modality == 'tabular':  # the single-record fast path, compiled once
@@ -866,7 +882,7 @@ class Predictor:
         "One prediction as a dict, without a DataFrame (the single-record fast path)."
         if self.task in ('binary', 'multiclass'):
             k = int(o.argmax())
-            return {'prediction': self.columns[k], 'probability': float(o[k]),
+            return {'prediction': self.labels[k], 'probability': float(o[k]),
                     **{f'p({c})': float(v) for c, v in zip(self.columns, o)}}
         if self.task == 'multilabel':
             return {**{c: int(v >= 0.5) for c, v in zip(self.columns, o)}, **{f'p({c})': float(v) for c, v in zip(self.columns, o)}}
@@ -878,8 +894,8 @@ class Predictor:
             shares = np.stack([np.bincount(m.ravel(), minlength=len(self.columns)) / m.size for m in masks])
             return pd.DataFrame({'mask': list(masks)}).join(pd.DataFrame(shares, columns=[f'{c} share' for c in self.columns]))
         if self.task in ('binary', 'multiclass'):
-            labels = np.asarray(self.columns, dtype=object)
-            frame = pd.DataFrame({'prediction': labels[out.argmax(1)], 'probability': out.max(1)})
+            labels = pd.Series(self.labels)  # the classes as the target held them: numbers stay numbers
+            frame = pd.DataFrame({'prediction': labels.iloc[out.argmax(1)].to_numpy(), 'probability': out.max(1)})
             return frame.join(pd.DataFrame(out, columns=[f'p({c})' for c in self.columns]))
         if self.task == 'multilabel':
             return pd.concat([pd.DataFrame((out >= 0.5).astype(int), columns=self.columns),
@@ -1040,9 +1056,10 @@ def _record_model(predictor: Predictor):
             kind = float | None if s['nullable'] else float
             fields[name] = (kind, Field(..., allow_inf_nan=False,
                                         description=f"a number (training range {s.get('min'):.4g} to {s.get('max'):.4g})"))
-        elif s['type'] == 'category':
-            kind = typing.Literal[tuple(s['categories'])] | None
-            fields[name] = (kind, Field(..., description='one of the training categories, or null (unknown)'))
+        elif s['type'] == 'category':  # as text, or as the numbers or booleans the training column held
+            kind = typing.Literal[tuple(s['categories']) + tuple(s.get('values') or ())] | None
+            fields[name] = (kind, Field(..., description='one of the training categories (as text, or as the number or '
+                                                          'boolean it was in training), or null (unknown)'))
         elif s['type'] == 'image':
             fields[name] = (bytes, Field(..., description='the image file (PNG, JPEG…), base64-encoded'))
         elif s['type'] == 'time':

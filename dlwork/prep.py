@@ -28,19 +28,20 @@ from fastai.vision.augment import Resize, aug_transforms
 from fastai.vision.core import PILImage, PILImageBW, PILMask
 from fasttransform import ItemTransform, Transform
 
-from .core import atomic_write, check_choice, check_columns, check_not_empty, list_names, markdown_table, to_python
-from .problem import Problem, feature_relevance, mask_stats, read_mask
+from .core import (atomic_write, check_choice, check_columns, check_not_empty, did_you_mean, list_names, markdown_table, to_python,
+                         to_datetimes)
+from .problem import Problem, feature_relevance, linear_leak, mask_stats, read_mask
 from .recipe import (DATE_PARTS, RECIPE_VERSION, TABULAR_STEPS, TextTokenizer, image_pixels, mask_pixels, read_image,
                            regularize_series, scaled_series)
 
 # %% auto #0
 __all__ = ['FILL_STRATEGIES', 'OUTLIER_METHODS', 'SPLIT_METHODS', 'LEAK_COLUMNS', 'AUGMENT_DEFAULTS', 'SCALE_METHODS',
            'DateParts', 'Invalid', 'OneHot', 'Impute', 'outlier_bounds', 'Outliers', 'ZScore', 'MinMax', 'Splits',
-           'split_rows', 'given_splits', 'row_keys', 'SplitLeakError', 'check_splits', 'LeakageError', 'target_leaks',
-           'unlearnable_columns', 'TensorSeries', 'SeriesNoise', 'SeriesScale', 'SeriesShift', 'WordDropout',
-           'WordSwap', 'TensorTabDataLoader', 'TabularNoise', 'augment_settings', 'scan_images', 'image_stats_for',
-           'check_masks', 'dominant_classes', 'text_vocab', 'infer_freq', 'TabularLoaders', 'TextLoaders',
-           'SeriesLoaders', 'Prepared', 'prepare', 'write_image_folder']
+           'joined_keys', 'split_rows', 'given_splits', 'row_keys', 'SplitLeakError', 'check_splits', 'LeakageError',
+           'target_leaks', 'unlearnable_columns', 'TensorSeries', 'SeriesNoise', 'SeriesScale', 'SeriesShift',
+           'WordDropout', 'WordSwap', 'TensorTabDataLoader', 'TabularNoise', 'augment_settings', 'scan_images',
+           'image_stats_for', 'check_masks', 'dominant_classes', 'text_vocab', 'infer_freq', 'TabularLoaders',
+           'TextLoaders', 'SeriesLoaders', 'Prepared', 'prepare', 'write_image_folder']
 
 # %% ../nbs/01_prep.ipynb #fb16ff75
 def _sorted_values(values) -> list:
@@ -360,6 +361,23 @@ def _default_split(problem: Problem, groups) -> str:
     return 'stratified' if problem.task in ('binary', 'multiclass', 'segmentation') else 'random'
 
 
+def joined_keys(*labels,  # arrays of one label per row (groups, feature-vector keys…); missing labels link nothing
+               ) -> np.ndarray:  # one key per row, equal for rows linked through any shared label
+    "Connected components of rows that share any label: rows that must land in the same split (a group, and every row with the same features as one of its rows)."
+    n = len(labels[0])
+    comp = np.arange(n)
+    codes = []
+    for lab in labels:
+        c = pd.factorize(pd.Series(np.asarray(lab, dtype=object)), use_na_sentinel=True)[0]
+        codes.append(np.where(c < 0, n + np.arange(n), c))  # a missing label is its own
+    while True:
+        before = comp
+        for c in codes:
+            comp = pd.Series(comp).groupby(c).transform('min').to_numpy()
+        if (comp == before).all():
+            return comp
+
+
 def _units(keys: np.ndarray, order: np.ndarray) -> list:
     "Positions grouped by key, groups in the order of their first position in `order`."
     order = np.asarray(order)
@@ -416,13 +434,15 @@ def split_rows(data: pd.DataFrame,  # the rows to split (target included)
     if method == 'group':
         if groups is None:
             raise ValueError("a group split needs `groups`: a column name or one group label per row")
-        keys = data[groups].to_numpy() if isinstance(groups, str) else np.asarray(groups)
-        if len(keys) != n:
-            raise ValueError(f"`groups` has {len(keys)} labels for {n} rows")
-        if pd.isna(keys).any():
-            raise ValueError(f"groups have {int(pd.isna(keys).sum())} missing labels; every row needs a group")
-        if len(pd.unique(keys)) < 3:
-            raise ValueError(f"a group split needs at least 3 groups; got {len(pd.unique(keys))}")
+        labels = data[groups].to_numpy() if isinstance(groups, str) else np.asarray(groups)
+        if len(labels) != n:
+            raise ValueError(f"`groups` has {len(labels)} labels for {n} rows")
+        if pd.isna(labels).any():
+            raise ValueError(f"groups have {int(pd.isna(labels).sum())} missing labels; every row needs a group")
+        if len(pd.unique(labels)) < 3:
+            raise ValueError(f"a group split needs at least 3 groups; got {len(pd.unique(labels))}")
+        # a group stays whole, and so does every set of rows with the same features (different people, same answers)
+        keys = labels if keys is None else joined_keys(labels, keys)
     keys = np.arange(n) if keys is None else np.asarray(keys)
     units = _units(keys, rng.permutation(n))
     if method in ('random', 'group'):
@@ -612,13 +632,21 @@ def target_leaks(train: pd.DataFrame,  # the training rows only (never valid or 
             r = _linear_fit(x, pd.to_numeric(y, errors='coerce'))
             if r >= 0.999:
                 found[col] = dict(feature=col, score=r, metric='abs_pearson', how='a linear function of the target')
+    joint = linear_leak(train, problem) if problem.task == 'regression' and not found else None
+    if joint is not None:  # several columns that together are the target, which no one-column check sees
+        for col in joint['columns']:
+            found[col] = dict(feature=col, score=joint['r2'], metric='joint_r2',
+                              how=f"a linear model of {list_names(joint['columns'])}, cross-validated on the training rows")
     return pd.DataFrame(list(found.values()), columns=LEAK_COLUMNS)
 
 
 def _leak_message(leaks: pd.DataFrame, problem: Problem, threshold: float) -> str:
     "One line: each leaking column with its score, then the two ways on."
-    each = '; '.join(f"{r.feature!r} alone predicts {problem.target!r} with {r.metric} {r.score:.3f} ({r.how})"
-                     for r in leaks.itertuples())
+    joint = leaks[leaks['metric'] == 'joint_r2']
+    each = '; '.join([f"{r.feature!r} alone predicts {problem.target!r} with {r.metric} {r.score:.3f} ({r.how})"
+                      for r in leaks.itertuples() if r.metric != 'joint_r2']
+                     + ([f"{list_names(joint['feature'].tolist())} together predict {problem.target!r} with R² "
+                         f"{joint['score'].iloc[0]:.4f} ({joint['how'].iloc[0]})"] if len(joint) else []))
     names = [str(c) for c in leaks['feature']]
     return (f"target leakage on the training rows (threshold {threshold}): {each}. If it is not known when predicting, "
             f"drop it (drop={names!r}; dlwork: --drop {' --drop '.join(names)}); to keep it anyway, allow_leaks=True "
@@ -931,7 +959,8 @@ def _build_tabular(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dic
                        splits=(list(range(n_train)), list(range(n_train, len(tv)))), reduce_memory=False,
                        device=default_device())  # ReadTabBatch moves batches to the TabularPandas' device
     changes = {type(p).__name__: dict(getattr(p, 'changed_', {})) for p in procs}
-    loaders = to.dataloaders(bs=opts['bs'], num_workers=opts['num_workers'], dl_type=TensorTabDataLoader)
+    bs = max(1, min(opts['bs'], n_train))  # fewer training rows than a batch: one batch of all of them (never an empty epoch)
+    loaders = to.dataloaders(bs=bs, num_workers=opts['num_workers'], dl_type=TensorTabDataLoader)
     dls = TabularLoaders(*loaders.loaders, problem=problem, path=loaders.path, device=loaders.device)
     aug = opts['augment']
     if aug is not None:  # fastai's tabular DataLoaders have no split_idx, so the noise goes into the training one only
@@ -1180,19 +1209,39 @@ class _WindowTarget:
         return TensorBase(torch.from_numpy(self.values[int(t):int(t) + self.horizon]))
 
 
-def infer_freq(times: pd.Series,  # time stamps: datetimes or numbers
-              ) -> str | float | None:  # a pandas frequency such as 'D', a numeric step, or None (neither)
-    "The most common step between consecutive time stamps: a pandas frequency for datetimes, a number for numbers."
+def _calendar_freq(t: pd.Series,  # sorted distinct datetimes
+                   steps: pd.Series,  # their differences
+                  ) -> str | None:
+    "Months, quarters, years and weeks by the calendar ('MS', 'QE', 'YS', 'W-FRI'…), whose steps vary in days."
+    days = steps.dt.total_seconds() / 86400
+    typical = float(days.median())
+    starts, ends = (t.dt.day == 1).mean() >= 0.9, t.dt.is_month_end.mean() >= 0.9
+    for low, high, code in ((28, 31, 'M'), (89, 92, 'Q'), (365, 366, 'Y')):
+        if low <= typical <= high and days.between(low, high).mean() >= 0.9:
+            return code + ('E' if ends and not starts else 'S')
+    if typical == 7 and (days == 7).mean() >= 0.9:
+        return 'W-' + t.dt.day_name().mode().iloc[0][:3].upper()
+    return None
+
+
+def infer_freq(times: pd.Series,  # time stamps: datetimes, dates written as text, or numbers
+              ) -> str | float | None:  # a pandas frequency such as 'D' or 'MS', a numeric step, or None (neither)
+    "The step between consecutive time stamps: the calendar's for months, quarters, years and weeks ('MS', 'QS', 'YS', 'W-SUN'), else the most common one; a number for numbers."
     t = pd.Series(times).dropna()
+    if t.dtype == object:  # dates written as text, as in a CSV
+        parsed = to_datetimes(t)
+        if parsed.notna().all() and len(parsed):
+            t = parsed
     is_date = pd.api.types.is_datetime64_any_dtype(t)
     if not is_date and not pd.api.types.is_numeric_dtype(t):
         return None
-    steps = t.sort_values().drop_duplicates().diff().dropna()
+    distinct = t.sort_values().drop_duplicates()
+    steps = distinct.diff().dropna()
     if steps.empty:
         raise ValueError("a time series needs at least two distinct time stamps")
     step = steps.mode().iloc[0]
     if is_date:
-        return pd.tseries.frequencies.to_offset(step).freqstr
+        return _calendar_freq(distinct, steps) or pd.tseries.frequencies.to_offset(step).freqstr
     return int(step) if float(step).is_integer() else float(step)
 
 
@@ -1511,7 +1560,7 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
             test: float = 0.15,  # fraction held out, untouched until evaluation
             seed: int = 42,  # makes the split (and so everything fitted) repeatable
             groups: str | None = None,  # column whose groups must not cross splits (implies split='group')
-            duplicates: str = 'drop',  # 'drop': drop rows duplicating an earlier row's features and target; 'keep'
+            duplicates: str | None = None,  # 'drop': drop rows repeating an earlier row's features and target; 'keep'; None: keep for tables (repeats carry weight; each set stays in one split), drop for images and text
             invalid: dict | None = None,  # {column: (min, max)} or {column: {'min','max','values'}}: such values become missing
             fill: str = 'median',  # missing numbers: 'median', 'mean' or 'constant'
             fill_value: float = 0.0,  # the constant for fill='constant'
@@ -1542,7 +1591,8 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     "Clean, split, encode, scale and augment `data` for `problem`, check the splits for leaks, and build fastai DataLoaders."
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a dlwork Problem (see Problem.infer), not {type(problem).__name__}")
-    check_choice(duplicates, ('drop', 'keep'), 'duplicates option')
+    if duplicates is not None:
+        check_choice(duplicates, ('drop', 'keep'), 'duplicates option')
     check_choice(bad_images, ('skip', 'raise'), 'bad_images option')
     if outliers is not None:
         check_choice(outliers, ('clip', 'drop'), 'outliers option')
@@ -1598,6 +1648,8 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
                       'an image needs its mask to train or be scored', rows=len(rows), row_labels=rows[:50])
         opts.update(scan=scan, size=size)
     keys = row_keys(df, problem)
+    if duplicates is None:  # in a table, repeated rows are how often a case occurs: dropping them distorts the data
+        duplicates = 'keep' if problem.modality == 'tabular' else 'drop'
     if duplicates == 'drop':
         dup = pd.DataFrame({'key': keys, **{t: df[t].map(_digest) if segmentation else df[t].astype(str)
                                             for t in problem.targets}}).duplicated()
@@ -1606,58 +1658,70 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
             _step(steps, 'duplicates', f"dropped {int(dup.sum())} rows repeating an earlier row's features and target",
                   'copies add no information and could land in two splits', rows=int(dup.sum()),
                   row_labels=[to_python(i) for i in dup[dup].index[:50]])
-    if isinstance(split, str) and split in df.columns:
-        splits = given_splits(df[split])
-    else:
-        strata = None
-        if segmentation:
-            pixel_counts = pixel_counts.loc[df.index]
-            strata = dominant_classes(pixel_counts.to_numpy(), problem.classes)
-            if (split is None and groups is None) and pd.Series(strata).value_counts().min() < 3:
-                split = 'random'  # a dominant class on one or two images cannot be spread over three splits
-        splits = split_rows(df, problem, split, valid, test, seed, groups, keys.to_numpy(), strata)
-    _step(steps, 'split', f"{splits.method} split {splits.sizes}, seed {seed}; test rows set aside first",
-          _split_reason(splits.method, problem, groups), **splits.sizes)
-    if problem.modality == 'tabular':
-        train = df.iloc[splits.train]
-        problem = _drop_unlearnable(problem, train, keep, min_rows_per_category, steps)
-        _handle_target_leaks(target_leaks(train, problem, leakage_threshold), problem, leakage_threshold, steps, allow_leaks)
-        opts.update(invalid=invalid, fill=fill, fill_value=fill_value, indicators=indicators, outliers=outliers,
-                    outlier_method=outlier_method, outlier_factor=outlier_factor,
-                    scale_groups=_scale_groups(problem, scale), onehot_columns=_onehot_columns(df, problem, onehot))
-        if outliers == 'drop':
-            df, splits = _drop_outliers(df, splits, problem, opts, steps)
-        built = _build_tabular(problem, df, splits, opts)
-        _tabular_steps(steps, built, opts, problem)
-    elif segmentation:
-        built = _build_image(problem, df, splits, dict(opts, keys=keys))
-        s = built['state']
-        _step(steps, 'images and masks', f"{s['mode']} images resized to {s['size'][0]}×{s['size'][1]} (squish, bilinear) and "
-              f"their masks with them (nearest neighbour: no new class values); images normalised with training mean "
-              f"{np.round(s['mean'], 3).tolist()} and std {np.round(s['std'], 3).tolist()}, masks kept as class indices "
-              f"({len(problem.classes)} classes)",
-              'one input size for the network; a mask must stay aligned with its image and hold only real classes')
-    elif problem.modality == 'image':
-        built = _build_image(problem, df, splits, dict(opts, keys=keys))
-        s = built['state']
-        _step(steps, 'images', f"{s['mode']} images resized to {s['size'][0]}×{s['size'][1]} (squish, bilinear), "
-              f"normalised with training mean {np.round(s['mean'], 3).tolist()} and std {np.round(s['std'], 3).tolist()}",
-              'one input size for the network; statistics from training images only')
-    else:
-        opts.update(seq_len=seq_len, min_freq=min_freq, max_vocab=max_vocab)
-        built = _build_text(problem, df, splits, opts)
-        unused = [c for c in problem.features if c != built['state']['inputs'][0]]
-        _step(steps, 'text', f"tokenised {built['state']['inputs'][0]!r} offline (words, punctuation, case marks); "
-              f"vocabulary of {len(built['state']['vocab'])} tokens from the training texts (min_freq {min_freq})"
-              + (f"; not used: {list_names(unused)}" if unused else ''),
-              'fastai text models read token ids; the vocabulary must not see valid or test texts')
-    if augment_cfg is not None:
-        _step(steps, 'augmentation', f"training batches only: {augment_cfg}",
-              _AUGMENT_WHY['segmentation' if segmentation else problem.modality])
-    keys_after = built['keys'].reindex(df.index) if problem.modality == 'tabular' else built['keys']
-    group_values = df[groups].to_numpy() if isinstance(groups, str) else groups
-    times = df[problem.time].reset_index(drop=True) if problem.time and splits.method == 'time' else None
-    leaks = check_splits(splits, keys_after, group_values, times, built['fitted'], built['refit'])
+    fixed = isinstance(split, str) and split in df.columns
+    problem0, df0, n_steps = problem, df, len(steps)
+    split_keys = _copies(keys, problem)  # rows that must share a split: copies of one case
+    for attempt in range(3):  # tables: identical rows after cleaning are kept in one split, splitting again
+        if isinstance(split, str) and split in df.columns:
+            splits = given_splits(df[split])
+        else:
+            strata = None
+            if segmentation:
+                pixel_counts = pixel_counts.loc[df.index]
+                strata = dominant_classes(pixel_counts.to_numpy(), problem.classes)
+                if (split is None and groups is None) and pd.Series(strata).value_counts().min() < 3:
+                    split = 'random'  # a dominant class on one or two images cannot be spread over three splits
+            splits = split_rows(df, problem, split, valid, test, seed, groups, split_keys.to_numpy(), strata)
+        _step(steps, 'split', f"{splits.method} split {splits.sizes}, seed {seed}; test rows set aside first",
+              _split_reason(splits.method, problem, groups), **splits.sizes)
+        if problem.modality == 'tabular':
+            train = df.iloc[splits.train]
+            problem = _drop_unlearnable(problem, train, keep, min_rows_per_category, steps)
+            _handle_target_leaks(target_leaks(train, problem, leakage_threshold), problem, leakage_threshold, steps, allow_leaks)
+            opts.update(invalid=invalid, fill=fill, fill_value=fill_value, indicators=indicators, outliers=outliers,
+                        outlier_method=outlier_method, outlier_factor=outlier_factor,
+                        scale_groups=_scale_groups(problem, scale), onehot_columns=_onehot_columns(df, problem, onehot))
+            if outliers == 'drop':
+                df, splits = _drop_outliers(df, splits, problem, opts, steps)
+            built = _build_tabular(problem, df, splits, opts)
+            _tabular_steps(steps, built, opts, problem)
+        elif segmentation:
+            built = _build_image(problem, df, splits, dict(opts, keys=keys))
+            s = built['state']
+            _step(steps, 'images and masks', f"{s['mode']} images resized to {s['size'][0]}×{s['size'][1]} (squish, bilinear) and "
+                  f"their masks with them (nearest neighbour: no new class values); images normalised with training mean "
+                  f"{np.round(s['mean'], 3).tolist()} and std {np.round(s['std'], 3).tolist()}, masks kept as class indices "
+                  f"({len(problem.classes)} classes)",
+                  'one input size for the network; a mask must stay aligned with its image and hold only real classes')
+        elif problem.modality == 'image':
+            built = _build_image(problem, df, splits, dict(opts, keys=keys))
+            s = built['state']
+            _step(steps, 'images', f"{s['mode']} images resized to {s['size'][0]}×{s['size'][1]} (squish, bilinear), "
+                  f"normalised with training mean {np.round(s['mean'], 3).tolist()} and std {np.round(s['std'], 3).tolist()}",
+                  'one input size for the network; statistics from training images only')
+        else:
+            opts.update(seq_len=seq_len, min_freq=min_freq, max_vocab=max_vocab)
+            built = _build_text(problem, df, splits, opts)
+            unused = [c for c in problem.features if c != built['state']['inputs'][0]]
+            _step(steps, 'text', f"tokenised {built['state']['inputs'][0]!r} offline (words, punctuation, case marks); "
+                  f"vocabulary of {len(built['state']['vocab'])} tokens from the training texts (min_freq {min_freq})"
+                  + (f"; not used: {list_names(unused)}" if unused else ''),
+                  'fastai text models read token ids; the vocabulary must not see valid or test texts')
+        if augment_cfg is not None:
+            _step(steps, 'augmentation', f"training batches only: {augment_cfg}",
+                  _AUGMENT_WHY['segmentation' if segmentation else problem.modality])
+        keys_after = built['keys'].reindex(df.index) if problem.modality == 'tabular' else built['keys']
+        group_values = df[groups].to_numpy() if isinstance(groups, str) else groups
+        times = df[problem.time].reset_index(drop=True) if problem.time and splits.method == 'time' else None
+        leaks = check_splits(splits, _copies(keys_after, problem), group_values, times, built['fitted'], built['refit'])
+        if fixed or splits.method == 'time' or problem.modality != 'tabular' or attempt == 2 \
+                or not (leaks['check'] == 'duplicates').any():
+            break
+        after = _copies(pd.Series(keys_after.to_numpy(), index=df.index), problem).reindex(keys.index)
+        split_keys = pd.Series(joined_keys(split_keys.to_numpy(), after.to_numpy()), index=keys.index)
+        problem, df = problem0, df0
+        del steps[n_steps:]
+    leaks = _identical_rows(leaks, keys_after if problem.modality == 'tabular' else None, splits, steps, attempt)
     _handle_leaks(leaks, steps, allow_leaks, built['refit'] is not None)
     if problem.task == 'regression' and scale_target:
         built['state']['target_scale'] = _target_scale(df.iloc[splits.train], problem.targets)
@@ -1665,6 +1729,50 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     recipe = _recipe(problem, built['state'], data)
     balance = _balance(df, splits, problem, pixel_counts if segmentation else None)
     return Prepared(problem, built['dls'], built['test_dl'], recipe, splits, steps, df, balance)
+
+
+def _common_limit(n: int) -> int:
+    "Sets of identical rows larger than this are the data's own repeats (discrete columns), not copies of one case."
+    return max(5, int(0.005 * n))
+
+
+def _copies(keys: pd.Series, problem: Problem) -> pd.Series:
+    "Tables: the keys of sets of identical rows small enough to be copies; rows of larger sets get keys of their own."
+    if problem.modality != 'tabular':
+        return keys
+    counts = keys.map(keys.value_counts())
+    common = (counts > _common_limit(len(keys))).to_numpy()
+    out = keys.astype(object).to_numpy().copy()
+    for i in np.flatnonzero(common):
+        out[i] = f'row {i}'
+    return pd.Series(out, index=keys.index)
+
+
+def _identical_rows(leaks: pd.DataFrame, keys, splits: Splits, steps: list, attempt: int) -> pd.DataFrame:
+    "Record rows with identical features (kept in one split each); a time split may hold them in several: not a leak."
+    if keys is not None:
+        keys = pd.Series(np.asarray(keys))
+        counts = keys.map(keys.value_counts())
+        copies, common = (counts > 1) & (counts <= _common_limit(len(keys))), counts > _common_limit(len(keys))
+        if copies.any() or common.any():
+            where = ('each set lies within one split' if splits.method != 'time' else
+                     'the time split may put them in several splits (a later row repeating an earlier one is no leak '
+                     'of the future)')
+            what = []
+            if copies.any():
+                what.append(f"{int(copies.sum())} rows share their features with another row ({keys[copies].nunique()} "
+                            f"sets); {where}" + (f"; split again {attempt} time{'s' if attempt > 1 else ''} to keep "
+                                                 f"them together" if attempt else ''))
+            if common.any():
+                what.append(f"{keys[common].nunique()} feature vectors repeat more than {_common_limit(len(keys))} times "
+                            f"({int(common.sum())} rows): repeats of discrete values, not copies of a case, so they "
+                            f"are split like other rows and the same inputs occur in training and test, as in use")
+            _step(steps, 'identical features', '; '.join(what),
+                  'the same inputs in training and test would score the model on rows it trained on',
+                  rows=int(copies.sum()), sets=int(keys[copies].nunique()), common_rows=int(common.sum()))
+    if splits.method == 'time':
+        leaks = leaks[leaks['check'] != 'duplicates'].reset_index(drop=True)
+    return leaks
 
 
 _AUGMENT_WHY = {'image': 'more varied training images; no flips unless asked, since they change digits and text',
@@ -1677,13 +1785,18 @@ _AUGMENT_WHY = {'image': 'more varied training images; no flips unless asked, si
 
 def _drop_asked(problem: Problem, drop: list, steps: list) -> Problem:
     "Remove the columns named in `drop=` from the problem, before anything is fitted."
+    kinds = {c: kind for kind, cols in problem.columns.items() for c in cols}
     for c in drop:
         if c in problem.targets:
             raise ValueError(f"cannot drop {c!r}: it is the target")
-        if c not in problem.features:
-            raise ValueError(f"cannot drop {c!r}: it is not a feature; features: {list_names(problem.features)}")
-    _step(steps, 'dropped columns', f"removed {list_names(drop)} before anything was fitted", 'asked for (drop=...)',
-          columns=drop)
+        if c not in kinds:
+            raise ValueError(f"cannot drop {c!r}: the data has no such column{did_you_mean(c, list(kinds))}; "
+                             f"columns: {list_names(list(kinds))}")
+    unused = {c: kinds[c] for c in drop if c not in problem.features}  # an identifier the inference set aside already
+    what = f"removed {list_names(drop)} before anything was fitted"
+    if unused:
+        what += '; ' + ', '.join(f'{c!r} ({kind})' for c, kind in unused.items()) + ' not used as features anyway'
+    _step(steps, 'dropped columns', what, 'asked for (drop=...)', columns=drop)
     return _without_columns(problem, drop)
 
 

@@ -21,18 +21,18 @@ import pandas as pd
 
 from .core import (atomic_write, check_choice, check_columns, check_not_empty, did_you_mean, figure_grid,
                          figure_png, figure_style, html_page, list_names, markdown_table, naive_utc,
-                         to_python)
+                         to_datetimes, to_python)
 
 # %% auto #0
 __all__ = ['SHAPE_CODES', 'IMAGE_EXTENSIONS', 'MASK_FOLDERS', 'TASKS', 'MODALITIES', 'COLUMN_KINDS', 'METRICS', 'DEFAULT_METRICS',
            'SEVERITIES', 'FINDING_COLUMNS', 'Example', 'list_examples', 'load_example', 'load_table', 'load_images',
-           'read_mask', 'segmentation_folder', 'load_segmentation', 'load_text', 'load_sequence', 'load_data',
-           'pixel_confusion', 'iou_per_class', 'dice_per_class', 'Metric', 'infer_column_kind', 'infer_task', 'Problem',
-           'summarize', 'target_summary', 'plot_target', 'plot_features', 'plot_feature_target', 'correlations',
-           'plot_correlations', 'feature_relevance', 'distribution_shift', 'check_quality', 'image_stats',
-           'plot_images', 'plot_class_means', 'mask_stats', 'pixel_frequencies', 'plot_overlays', 'plot_pixels',
-           'text_stats', 'top_words', 'plot_text_lengths', 'time_steps', 'plot_series', 'EDA', 'explore',
-           'column_report', 'explorer']
+           'read_mask', 'segmentation_folder', 'load_segmentation', 'load_text', 'load_sequence', 'load_data', 'is_url',
+           'fetch_data', 'pixel_confusion', 'iou_per_class', 'dice_per_class', 'Metric', 'infer_column_kind',
+           'infer_task', 'Problem', 'summarize', 'target_summary', 'plot_target', 'plot_features',
+           'plot_feature_target', 'correlations', 'plot_correlations', 'feature_relevance', 'linear_leak',
+           'distribution_shift', 'check_quality', 'image_stats', 'plot_images', 'plot_class_means', 'mask_stats',
+           'pixel_frequencies', 'plot_overlays', 'plot_pixels', 'text_stats', 'top_words', 'plot_text_lengths',
+           'time_steps', 'plot_series', 'EDA', 'explore', 'column_report', 'explorer']
 
 # %% ../nbs/00_problem.ipynb #93b3f085
 def _data_dir() -> Path:
@@ -441,6 +441,60 @@ def load_data(source,  # a DataFrame, a table's path, a folder with one sub-fold
     if text is not None:
         return load_text(source, text=text, **kwargs)
     return load_table(source, **kwargs)
+
+# %% ../nbs/00_problem.ipynb #f396c20f
+def is_url(source) -> bool:
+    "Whether a data source is a web address (http, https or ftp) rather than a local path."
+    return isinstance(source, str) and bool(re.match(r'^(https?|ftp)://', source, re.I))
+
+
+def fetch_data(url: str,  # http(s) or ftp address of a table (or an archive you then open yourself)
+               sha256: str | None = None,  # the file's expected SHA-256 (hex); checked before the file is used
+               cache: str | Path | None = None,  # the cache folder (default: $DLWORK_CACHE or ~/.cache/dlwork)
+               timeout: float = 60,  # seconds to wait for the server
+              ) -> Path:  # the local copy
+    "Download `url` once into a cache (later calls reuse the copy) and check its SHA-256 when given; a failed download or a wrong hash raises, leaving nothing in the cache."
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    if not is_url(url):
+        raise ValueError(f"not a URL: {url!r} (give http://, https:// or ftp://)")
+    if sha256 is not None and not re.fullmatch(r'[0-9a-fA-F]{64}', sha256):
+        raise ValueError(f"sha256 must be 64 hexadecimal digits, got {sha256!r}")
+    folder = Path(cache or os.environ.get('DLWORK_CACHE') or Path.home() / '.cache' / 'dlwork')
+    name = Path(urllib.parse.urlparse(url).path).name or 'download'
+    path = folder / hashlib.sha256(url.encode()).hexdigest()[:16] / name
+
+    def digest(p):
+        h = hashlib.sha256()
+        with open(p, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                h.update(block)
+        return h.hexdigest()
+
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.download-')
+        try:
+            with os.fdopen(fd, 'wb') as out, urllib.request.urlopen(url, timeout=timeout) as answer:
+                shutil.copyfileobj(answer, out)
+            if sha256 is not None and digest(tmp) != sha256.lower():
+                raise ValueError(f"the download of {url} has SHA-256 {digest(tmp)}, not the {sha256.lower()} expected: "
+                                 f"the file changed or was corrupted; nothing was kept")
+            os.replace(tmp, path)
+        except (urllib.error.URLError, OSError) as e:
+            raise FileNotFoundError(f"could not download {url}: {getattr(e, 'reason', e)}") from e
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    elif sha256 is not None and digest(path) != sha256.lower():
+        raise ValueError(f"the cached copy of {url} ({path}) has SHA-256 {digest(path)}, not the {sha256.lower()} "
+                         f"expected: delete it to download the file again")
+    return path
 
 # %% ../nbs/00_problem.ipynb #71a5bc4e
 TASKS = ('binary', 'multiclass', 'multilabel', 'regression', 'segmentation')
@@ -1227,6 +1281,8 @@ def _level_order(s: pd.Series) -> list:
 def _plot_distribution(ax, s: pd.Series, kind: str, max_levels: int = 12):
     "Draw the distribution of one column on `ax`, as suits its kind."
     import seaborn as sns
+    if kind == 'datetime' and not pd.api.types.is_datetime64_any_dtype(s):  # dates written as text: dates, not labels
+        s = to_datetimes(s).set_axis(s.index).rename(s.name)
     values = s.dropna()
     title = f"{_short(s.name, 40)}" + (f"  ({len(s) - len(values)} missing)" if len(values) < len(s) else '')
     if kind == 'continuous' or (kind == 'datetime' and pd.api.types.is_datetime64_any_dtype(values)):
@@ -1237,6 +1293,8 @@ def _plot_distribution(ax, s: pd.Series, kind: str, max_levels: int = 12):
     else:
         counts = _hashable(values).astype(str).value_counts()
         shown = counts.head(max_levels)
+        if len(counts) > max_levels:  # a high-cardinality column: its top levels and the rest as one bar
+            shown = pd.concat([shown, pd.Series({f'other ({len(counts) - max_levels})': counts.iloc[max_levels:].sum()})])
         sns.barplot(x=shown.to_numpy(), y=[_short(v, 20) for v in shown.index], ax=ax, orient='h', color='C0')
         ax.set_xlabel('rows')
         if len(counts) > max_levels:
@@ -1275,6 +1333,11 @@ def _plot_against_target(ax, df: pd.DataFrame, col, problem: Problem, max_levels
     if not _single_target(problem) or kind not in _PLOTTED_KINDS:
         return False
     data = df[[col, target]].dropna()
+    if kind == 'datetime' and not pd.api.types.is_datetime64_any_dtype(data[col]):  # dates written as text
+        data = data.assign(**{col: to_datetimes(data[col]).set_axis(data.index)}).dropna()
+    if kind == 'datetime' and problem.is_classification:  # a box per class over the years
+        data = data.assign(**{col: data[col].dt.year + (data[col].dt.dayofyear - 1) / 366})
+        kind = 'continuous'
     if kind == 'text':
         data = data.assign(**{col: data[col].astype(str).str.split().str.len()})
         kind = 'continuous'
@@ -1285,8 +1348,13 @@ def _plot_against_target(ax, df: pd.DataFrame, col, problem: Problem, max_levels
             sns.boxplot(data=data, x=col, y=target, order=order, ax=ax, orient='h', fliersize=2, hue=target,
                         hue_order=order, legend=False)
         else:
-            top = _level_order(df[col])[:max_levels]  # the order of the distribution plot beside it
-            table = pd.crosstab(data[col].astype(str), data[target]).reindex(index=top, columns=order, fill_value=0)
+            levels = _level_order(df[col])
+            top = levels[:max_levels]  # the order of the distribution plot beside it, the rest as 'other'
+            shown = data[col].astype(str)
+            if len(levels) > max_levels:
+                other = f'other ({len(levels) - max_levels})'
+                shown, top = shown.where(shown.isin(top), other), top + [other]
+            table = pd.crosstab(shown, data[target]).reindex(index=top, columns=order, fill_value=0)
             share = table.div(table.sum(1).replace(0, 1), axis=0)
             left = np.zeros(len(share))
             for i, c in enumerate(order):
@@ -1299,9 +1367,13 @@ def _plot_against_target(ax, df: pd.DataFrame, col, problem: Problem, max_levels
         sample = data.sample(min(len(data), max_points), random_state=0)
         sns.scatterplot(data=sample, x=col, y=target, ax=ax, s=8, alpha=0.4, linewidth=0)
     else:
-        top = data[col].astype(str).value_counts().index[:max_levels]
-        subset = data[data[col].astype(str).isin(top)].assign(**{col: lambda d: d[col].astype(str)})
-        sns.boxplot(data=subset, x=target, y=col, order=list(top), ax=ax, orient='h', fliersize=2)
+        counts = data[col].astype(str).value_counts()
+        top = list(counts.index[:max_levels])
+        subset = data.assign(**{col: data[col].astype(str)})
+        if len(counts) > max_levels:  # the rest as one box
+            other = f'other ({len(counts) - max_levels})'
+            subset, top = subset.assign(**{col: subset[col].where(subset[col].isin(top), other)}), top + [other]
+        sns.boxplot(data=subset, x=target, y=col, order=top, ax=ax, orient='h', fliersize=2)
     ax.set_title(_short(col, 40), fontsize=9)
     ax.set_ylabel('')
     return True
@@ -1589,15 +1661,63 @@ def _check_outliers(s: pd.Series) -> list:
                      s.name, outside)]
 
 # %% ../nbs/00_problem.ipynb #2dd2f5c9
+def linear_leak(df: pd.DataFrame,  # rows with the target and numeric features (chapter 1 passes training rows only)
+                problem: 'Problem',  # a regression problem: its single target and each feature's kind
+                threshold: float = 0.999,  # cross-validated R² from which a linear model of the columns gives the target away
+                max_columns: int = 5,  # at most this many columns are combined
+                max_rows: int = 20000,  # a sample of this many rows is enough to see an exact relation
+               ) -> dict | None:  # {'columns': [...], 'r2': …} for the fewest columns that reach `threshold`, else None
+    "Several numeric columns that a linear model turns into a regression target almost exactly (an instalment beside the amount and the rate), which a one-column check cannot see: the fewest such columns, chosen greedily, with their cross-validated R²."
+    if problem.task != 'regression' or not _single_target(problem):
+        return None
+    cols = [c for c in problem.features if problem.kind_of(c) == 'continuous' and pd.api.types.is_numeric_dtype(df[c])]
+    y = pd.to_numeric(df[problem.target], errors='coerce')
+    rows = df[y.notna()]
+    if len(cols) < 2 or len(rows) < 20:
+        return None
+    rows = rows.sample(max_rows, random_state=0) if len(rows) > max_rows else rows
+    X = rows[cols].astype(float)
+    X = X.fillna(X.median()).to_numpy()
+    y = pd.to_numeric(rows[problem.target], errors='coerce').to_numpy(dtype=float)
+    folds = np.arange(len(y)) % 5
+
+    def cv_r2(idx):
+        A = np.column_stack([X[:, idx], np.ones(len(y))])
+        err = np.empty(len(y))
+        for k in range(5):
+            fit, held = folds != k, folds == k
+            coef = np.linalg.lstsq(A[fit], y[fit], rcond=None)[0]
+            err[held] = y[held] - A[held] @ coef
+        return 1 - (err ** 2).sum() / max(((y - y.mean()) ** 2).sum(), 1e-300)
+
+    chosen, best = [], -np.inf
+    while len(chosen) < min(max_columns, len(cols)):
+        scores = {j: cv_r2(chosen + [j]) for j in range(len(cols)) if j not in chosen}
+        j = max(scores, key=scores.get)
+        if scores[j] <= best + 1e-9:
+            break
+        chosen, best = chosen + [j], scores[j]
+        if best >= threshold:
+            return {'columns': [cols[i] for i in chosen], 'r2': float(best)} if len(chosen) > 1 else None
+    return None
+
+
 def _check_leakage(df, problem, threshold, tables) -> list:
     if not _single_target(problem):
         return []
     relevance = _cached(tables, 'relevance', lambda: feature_relevance(df, problem))
     leaks = relevance[relevance['score'] >= threshold]
-    return [_finding('leakage', 'high', f"{col!r} alone predicts {problem.target!r} with {r.metric} {r.score:.3f} "
-                     f"(one-feature decision tree, cross-validated; chance is {r.baseline:.2f})",
-                     'check that it is known at prediction time and not derived from the target; if not, drop it', col)
-            for col, r in leaks.iterrows()]
+    out = [_finding('leakage', 'high', f"{col!r} alone predicts {problem.target!r} with {r.metric} {r.score:.3f} "
+                    f"(one-feature decision tree, cross-validated; chance is {r.baseline:.2f})",
+                    'check that it is known at prediction time and not derived from the target; if not, drop it', col)
+           for col, r in leaks.iterrows()]
+    joint = linear_leak(df, problem)
+    if joint is not None and not set(joint['columns']) & set(leaks.index):
+        out.append(_finding('leakage', 'high', f"a linear model of {list_names(joint['columns'])} predicts "
+                            f"{problem.target!r} almost exactly (cross-validated R² {joint['r2']:.4f})",
+                            'one of them is probably computed from the target (or the target from them): check which are '
+                            'known at prediction time and drop the others', joint['columns']))
+    return out
 
 
 def _check_modality(df, problem, tables) -> list:
@@ -2194,6 +2314,9 @@ def explore(data: pd.DataFrame,  # the data, target included
     if not isinstance(problem, Problem):
         problem = Problem.infer(data, problem)
     problem.validate(data)
+    dates = [c for c in data.columns if problem.kind_of(c) == 'datetime' and not pd.api.types.is_datetime64_any_dtype(data[c])]
+    if dates:  # dates written as text are dates in every table and plot (and never thousands of labels)
+        data = data.assign(**{c: to_datetimes(data[c]).set_axis(data.index) for c in dates})
     tables, figures = {'summary': summarize(data, problem), 'target': target_summary(data, problem)}, {}
     if problem.task == 'segmentation':
         tables['masks'] = mask_stats(data, problem)

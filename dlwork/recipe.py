@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import atomic_write, check_columns, list_names, naive_utc
+from .core import atomic_write, check_columns, list_names, naive_utc, to_datetimes
 
 # %% auto #0
 __all__ = ['RECIPE_VERSION', 'BOS', 'UNK', 'PAD', 'UP', 'MAJ', 'DATE_PARTS', 'TABULAR_STEPS', 'TextTokenizer', 'read_image',
@@ -137,6 +137,15 @@ def regularize_series(df: pd.DataFrame,  # raw rows: a time column and the serie
     s = df[[time, *columns]].copy()
     for c in columns:
         s[c] = pd.to_numeric(s[c], errors='coerce').astype('float64')
+    if isinstance(freq, str) and not pd.api.types.is_datetime64_any_dtype(s[time]):  # dates written as text (a CSV)
+        parsed = to_datetimes(s[time]).set_axis(s.index)
+        bad = s[time][parsed.isna() & s[time].notna()]
+        if len(bad) and len(bad) == s[time].notna().sum():
+            raise ValueError(f"time column {time!r} holds {s[time].dtype} values that are not dates "
+                             f"(e.g. {bad.iloc[0]!r}); resampling to {freq!r} needs dates")
+        if len(bad):
+            raise ValueError(f"time column {time!r}: {len(bad)} values are not dates, e.g. {list_names([str(v) for v in bad], 3)}")
+        s[time] = parsed
     s = s.dropna(subset=[time])
     try:
         s = s.sort_values(time, kind='stable')
@@ -238,7 +247,7 @@ def _dateparts_step(df: pd.DataFrame, step: dict) -> dict:
     changed = {}
     for col in step['columns']:
         raw = df[col]
-        when = naive_utc(pd.to_datetime(raw, errors='coerce', utc=getattr(raw.dtype, 'tz', None) is not None))
+        when = to_datetimes(raw).set_axis(raw.index)
         changed[col] = int((when.isna() & raw.notna()).sum())
         for part in DATE_PARTS:
             if part == 'Elapsed':

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .core import atomic_write, did_you_mean, html_page, list_names, markdown_table
-from .problem import Problem, explore, load_data, load_example
+from .problem import Problem, explore, fetch_data, is_url, load_data, load_example
 
 # %% auto #0
 __all__ = ['SECTIONS', 'WORKFLOW_DEFAULTS', 'RUN_FILES', 'section_fields', 'config_schema', 'ConfigError', 'check_config',
@@ -116,7 +116,9 @@ def config_schema():
     data = create_model('DataConfig', __config__=strict,
                         source=(typing.Optional[str], Field(None, description='a table (.csv, .tsv, .txt, .parquet, .json, .feather), '
                                                             'or a folder with one sub-folder of images per class')),
-                        example=(typing.Optional[str], Field(None, description='a built-in example instead of `source`')))
+                        example=(typing.Optional[str], Field(None, description='a built-in example instead of `source`')),
+                        sha256=(typing.Optional[str], Field(None, description="a URL source's expected SHA-256, checked "
+                                                                              'before the download is used')))
     top = dict(name=(typing.Optional[str], Field(None, description='the run name (default: the example or file name)')),
                out=(typing.Optional[str], Field(None, description='the run directory (default: runs/NAME)')),
                seed=(int, Field(0, description="seeds the network's weights, training, tuning and bootstrap")),
@@ -212,7 +214,7 @@ def _load(config: dict) -> tuple:
     if data['example'] is not None:
         example = load_example(data['example'])
         return example.data, problem['target'] or example.target, data['example']
-    source = Path(data['source'])
+    source = fetch_data(data['source'], data.get('sha256')) if is_url(data['source']) else Path(data['source'])
     if not source.exists():
         raise FileNotFoundError(f"no file or folder at '{source}'")
     text = problem['text'][0] if isinstance(problem['text'], list) and len(problem['text']) == 1 else None
@@ -424,7 +426,7 @@ def run_workflow(config: dict | str | Path | None = None,  # a config dict, a YA
     cfg = check_config(_merge(base, overrides))
     data, target, name = _load(cfg)
     cfg['name'] = cfg['name'] or name
-    if cfg['data']['source'] is not None:
+    if cfg['data']['source'] is not None and not is_url(cfg['data']['source']):
         cfg['data']['source'] = str(Path(cfg['data']['source']).resolve())
     final = Path(cfg['out']) if cfg['out'] else Path('runs') / cfg['name']
     if final.exists() and not overwrite:
@@ -440,6 +442,7 @@ def run_workflow(config: dict | str | Path | None = None,  # a config dict, a YA
         _fix_paths(tmp, final)
         write_report(tmp, seconds=seconds, name=final.name)
         seconds['report'] = time.perf_counter() - started
+        atomic_write(tmp / 'seconds.json', json.dumps({k: round(v, 3) for k, v in seconds.items()}, indent=1))
         _replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -481,11 +484,13 @@ def _phases(cfg: dict, data: pd.DataFrame, target, final: Path, tmp: Path, progr
     started = phase(1, 'problem: infer the task, explore the data')
     options = {k: v for k, v in cfg['problem'].items() if k != 'target'}
     problem = Problem.infer(data, target, **options)
-    eda = explore(data, problem)
     problem.to_json(tmp / 'problem.json')
+    seconds['problem'] = time.perf_counter() - started
+    started = time.perf_counter()
+    eda = explore(data, problem)
     eda.save(tmp / 'eda')
     results.update(problem=problem, eda=eda)
-    seconds['problem'] = time.perf_counter() - started
+    seconds['eda'] = time.perf_counter() - started
     _say(progress, f"      {problem.description}; {len(eda.findings)} data-quality findings")
 
     started = phase(2, 'prepare: clean, split, encode, scale')

