@@ -85,8 +85,9 @@ def input_schema(prepared: 'Prepared',  # the prepared data the model was traine
             out[c] = {'type': 'number', 'nullable': c in gaps, 'min': float(v.min()), 'max': float(v.max())}
         elif c in categories:
             out[c] = {'type': 'category', 'nullable': True, 'categories': [str(v) for v in categories[c]]}
-            typed = _typed_labels([v for v in categories[c] if not isinstance(v, str)])
-            if typed:  # numbers or booleans in training: JSON may send them as they are
+            held = train[c].dropna()
+            typed = _typed_labels(sorted(held.unique())) if pd.api.types.is_numeric_dtype(held) or pd.api.types.is_bool_dtype(held) else []
+            if typed:  # numbers or booleans in training (codes, flags): JSON may send them as they are
                 out[c]['values'] = typed
         else:
             out[c] = {'type': 'text', 'nullable': True}

@@ -1452,11 +1452,14 @@ def _cramers_v(a, b) -> float:
 
 
 def _encode(s: pd.Series, kind: str) -> np.ndarray:
-    "One numeric column a tree can split on: numbers as they are (missing below the minimum), categories as codes."
+    "One numeric column a tree can split on: numbers and dates as they are (missing below the minimum), categories as codes in sorted order (never in order of appearance, which would carry the file's row order)."
+    if kind == 'datetime' and not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s)):
+        s = to_datetimes(s).set_axis(s.index)  # dates written as text
     if kind in ('continuous', 'datetime') and (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s)):
         x = _as_number(s)
         return x.fillna(x.min() - 1 if x.notna().any() else 0).to_numpy()
-    return pd.Series(pd.factorize(_hashable(s.astype(str).where(s.notna())))[0], index=s.index).to_numpy().astype(float)
+    codes = pd.factorize(_hashable(s.astype(str).where(s.notna())), sort=True)[0]
+    return pd.Series(codes, index=s.index).to_numpy().astype(float)
 
 
 def feature_relevance(df: pd.DataFrame,  # the data, target included

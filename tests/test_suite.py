@@ -133,3 +133,36 @@ def test_a_suite_entry_naming_a_missing_target_is_refused_with_the_column(tmp_pa
     result = _run(run_arguments(task, path, tmp_path / 'run') + ['--quiet'], tmp_path)
     assert result.returncode == 2 and "'refused'" in result.stderr and 'Traceback' not in result.stderr
     assert not (tmp_path / 'run').exists()
+
+
+def test_dlwork_run_takes_a_url_checks_its_hash_and_caches_it(tmp_path):
+    import functools
+    import hashlib
+    import http.server
+    import threading
+    served = tmp_path / 'served'
+    served.mkdir()
+    task_frame(next(t for t in load_tasks() if t['name'] == 'hmda_deny')).to_csv(served / 'hmda.csv', index=False)
+    good = hashlib.sha256((served / 'hmda.csv').read_bytes()).hexdigest()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)  # loopback only
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f'http://127.0.0.1:{server.server_address[1]}/hmda.csv'
+    env_cache = tmp_path / 'cache'
+    os.environ['DLWORK_CACHE'] = str(env_cache)
+    try:
+        wrong = _run(['run', url, '--target', 'deny', '--sha256', '0' * 64, '--out', tmp_path / 'wrong', '--quiet'], tmp_path)
+        assert wrong.returncode == 2 and len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr[-2000:]
+        assert 'SHA-256' in wrong.stderr and not (tmp_path / 'wrong').exists()
+        assert not list(env_cache.rglob('hmda.csv'))
+        ok = _run(['run', url, '--target', 'deny', '--sha256', good, '--out', tmp_path / 'ok', '--quiet', '--epochs', '2',
+                   '--resamples', '100'], tmp_path)
+        assert ok.returncode == 0, ok.stderr[-2000:]
+        assert 'source: http://127.0.0.1' in (tmp_path / 'ok' / 'config.yaml').read_text()  # the run repeats from its URL
+        assert len(list(env_cache.rglob('hmda.csv'))) == 1
+        missing = _run(['run', url.replace('hmda', 'none'), '--target', 'deny', '--out', tmp_path / 'none', '--quiet'],
+                       tmp_path)
+        assert missing.returncode == 2 and 'could not download' in missing.stderr, missing.stderr[-2000:]
+    finally:
+        server.shutdown()
+        os.environ.pop('DLWORK_CACHE', None)
