@@ -77,7 +77,7 @@ def _scores(info: dict, kind: str) -> dict:
                 (math.inf if lower else -math.inf))
     out.update(best_baseline=best, best=baselines[best].get(metric), best_low=baselines[best].get('low'),
                best_high=baselines[best].get('high'), verdict=_word(baselines[best].get('network vs this')))
-    gap_metric = {'forecast': 'rmse', 'regression': 'r2'}.get(kind, 'accuracy')
+    gap_metric = 'rmse' if kind == 'forecast' else 'accuracy' if 'accuracy' in nn else 'r2'  # as the run scored it
     values = {k: v.get(gap_metric) for k, v in baselines.items() if v.get(gap_metric) is not None}
     if values and nn.get(gap_metric) is not None:
         if gap_metric == 'rmse':

@@ -114,6 +114,6 @@ def run_arguments(task: dict, path, out, numeric_target: bool = False) -> list:
         args += ['--groups', task['groups']]
     if task['time']:
         args += ['--time', task['time']]
-    if task['task'] == 'multiclass' and numeric_target:
-        args += ['--task', 'multiclass']  # integer-coded classes (ratings, codes): a user says they are classes
+    if numeric_target and task['task'] in ('multiclass', 'regression'):
+        args += ['--task', task['task']]  # numbers as classes (codes) or as counts and scores: a user says which
     return args

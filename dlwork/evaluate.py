@@ -29,7 +29,7 @@ from fastcore.basics import patch, store_attr
 
 
 from .core import (atomic_write, check_choice, check_columns, did_you_mean, figure_grid, figure_png, figure_style, html_page,
-                         list_names, markdown_table, naive_utc, to_datetimes)
+                         list_names, markdown_table, to_datetimes)
 from .problem import dice_per_class, iou_per_class
 from .recipe import scaled_series, image_pixels, read_image
 

@@ -28,8 +28,8 @@ from fastai.vision.augment import Resize, aug_transforms
 from fastai.vision.core import PILImage, PILImageBW, PILMask
 from fasttransform import ItemTransform, Transform
 
-from .core import (atomic_write, check_choice, check_columns, check_not_empty, did_you_mean, list_names, markdown_table, to_python,
-                         to_datetimes)
+from .core import (atomic_write, check_choice, check_columns, check_not_empty, did_you_mean, list_names,
+                         markdown_table, to_datetimes, to_python)
 from .problem import Problem, feature_relevance, linear_leak, mask_stats, read_mask
 from .recipe import (DATE_PARTS, RECIPE_VERSION, TABULAR_STEPS, TextTokenizer, image_pixels, mask_pixels, read_image,
                            regularize_series, scaled_series)
@@ -392,7 +392,7 @@ def _class_coverage(y: pd.Series, splits: Splits, method: str):
         missing = sorted(set(y.unique()) - set(y.iloc[idx].unique()), key=str)
         if missing and len(idx):
             counts = y.value_counts()
-            detail = ', '.join(f'{c!r} ({counts[c]} rows)' for c in missing[:5])
+            detail = ', '.join(f'{to_python(c)!r} ({counts[c]} rows)' for c in missing[:5])
             hint = ("use split='stratified'" if method == 'random' else
                     "raise `valid`/`test`, merge or drop rare classes, or use fewer folds")
             raise ValueError(f"the {method} split leaves {detail} out of the {name} split, so it could not be "
@@ -441,13 +441,18 @@ def split_rows(data: pd.DataFrame,  # the rows to split (target included)
             raise ValueError(f"groups have {int(pd.isna(labels).sum())} missing labels; every row needs a group")
         if len(pd.unique(labels)) < 3:
             raise ValueError(f"a group split needs at least 3 groups; got {len(pd.unique(labels))}")
-        # a group stays whole, and so does every set of rows with the same features (different people, same answers)
-        keys = labels if keys is None else joined_keys(labels, keys)
+        keys = labels  # a group stays whole; rows of different groups with the same values are different subjects
     keys = np.arange(n) if keys is None else np.asarray(keys)
     units = _units(keys, rng.permutation(n))
     if method in ('random', 'group'):
         train, valid_idx, test_idx = _deal(units, n_test, n_valid)
         splits = Splits(train, valid_idx, test_idx, method, seed)
+        for name, idx, wanted in (('train', train, 1), ('valid', valid_idx, n_valid), ('test', test_idx, n_test)):
+            if wanted and not len(idx):
+                biggest = max(len(u) for u in units)
+                raise ValueError(f"the {method} split leaves the {name} split empty: rows that must stay together come "
+                                 f"in {len(units)} sets, the largest of {biggest} of the {n} rows; use more groups, "
+                                 f"larger `valid`/`test`, or another split")
     else:
         if strata is not None:
             y = pd.Series(np.asarray(strata))
@@ -1597,6 +1602,11 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     if outliers is not None:
         check_choice(outliers, ('clip', 'drop'), 'outliers option')
     problem.validate(data)
+    if not problem.features:
+        others = {c: kind for kind, cols in problem.columns.items() for c in cols if c not in problem.targets}
+        raise ValueError(f"there are no features to predict {', '.join(map(repr, problem.targets))} from: "
+                         + (f"the other columns are not usable ({', '.join(f'{c!r}: {k}' for c, k in others.items())})"
+                            if others else 'the data holds only the target'))
     steps, df = [], data.copy()
     if drop:
         problem = _drop_asked(problem, list(drop), steps)
@@ -1662,7 +1672,7 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     problem0, df0, n_steps = problem, df, len(steps)
     split_keys = _copies(keys, problem)  # rows that must share a split: copies of one case
     for attempt in range(3):  # tables: identical rows after cleaning are kept in one split, splitting again
-        if isinstance(split, str) and split in df.columns:
+        if fixed:
             splits = given_splits(df[split])
         else:
             strata = None
@@ -1714,7 +1724,7 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
         group_values = df[groups].to_numpy() if isinstance(groups, str) else groups
         times = df[problem.time].reset_index(drop=True) if problem.time and splits.method == 'time' else None
         leaks = check_splits(splits, _copies(keys_after, problem), group_values, times, built['fitted'], built['refit'])
-        if fixed or splits.method == 'time' or problem.modality != 'tabular' or attempt == 2 \
+        if fixed or splits.method in ('time', 'group') or problem.modality != 'tabular' or attempt == 2 \
                 or not (leaks['check'] == 'duplicates').any():
             break
         after = _copies(pd.Series(keys_after.to_numpy(), index=df.index), problem).reindex(keys.index)
@@ -1749,15 +1759,17 @@ def _copies(keys: pd.Series, problem: Problem) -> pd.Series:
 
 
 def _identical_rows(leaks: pd.DataFrame, keys, splits: Splits, steps: list, attempt: int) -> pd.DataFrame:
-    "Record rows with identical features (kept in one split each); a time split may hold them in several: not a leak."
+    "Record rows with identical features (kept in one split each); a time or group split may hold them in several: not a leak."
     if keys is not None:
         keys = pd.Series(np.asarray(keys))
         counts = keys.map(keys.value_counts())
         copies, common = (counts > 1) & (counts <= _common_limit(len(keys))), counts > _common_limit(len(keys))
         if copies.any() or common.any():
-            where = ('each set lies within one split' if splits.method != 'time' else
-                     'the time split may put them in several splits (a later row repeating an earlier one is no leak '
-                     'of the future)')
+            where = {'time': 'the time split may put them in several splits (a later row repeating an earlier one is '
+                             'no leak of the future)',
+                     'group': 'rows of different groups may share their values and lie in different splits (different '
+                              'subjects with the same answers, not copies of one case)'}.get(splits.method,
+                                                                                         'each set lies within one split')
             what = []
             if copies.any():
                 what.append(f"{int(copies.sum())} rows share their features with another row ({keys[copies].nunique()} "
@@ -1770,7 +1782,7 @@ def _identical_rows(leaks: pd.DataFrame, keys, splits: Splits, steps: list, atte
             _step(steps, 'identical features', '; '.join(what),
                   'the same inputs in training and test would score the model on rows it trained on',
                   rows=int(copies.sum()), sets=int(keys[copies].nunique()), common_rows=int(common.sum()))
-    if splits.method == 'time':
+    if splits.method in ('time', 'group'):
         leaks = leaks[leaks['check'] != 'duplicates'].reset_index(drop=True)
     return leaks
 

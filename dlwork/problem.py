@@ -1344,6 +1344,10 @@ def _plot_against_target(ax, df: pd.DataFrame, col, problem: Problem, max_levels
     if problem.is_classification:
         data = data.assign(**{target: data[target].astype(str)})
         order = [str(c) for c in problem.classes]
+        if len(order) > max_levels:  # many classes: the most frequent ones, the rest as one
+            top = list(data[target].value_counts().index[:max_levels])
+            other = f'other ({len(order) - max_levels} classes)'
+            data, order = data.assign(**{target: data[target].where(data[target].isin(top), other)}), top + [other]
         if kind in ('continuous', 'datetime'):
             sns.boxplot(data=data, x=col, y=target, order=order, ax=ax, orient='h', fliersize=2, hue=target,
                         hue_order=order, legend=False)
@@ -1469,7 +1473,8 @@ def feature_relevance(df: pd.DataFrame,  # the data, target included
                       seed: int = 0,  # for the sample and the folds
                      ) -> pd.DataFrame:  # per feature: association, its measure, one-feature CV score and baseline
     "How strongly each continuous, categorical or date feature relates to the target, alone."
-    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold, StratifiedKFold
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
     problem.validate(df)
     if not _single_target(problem):
@@ -1488,6 +1493,7 @@ def feature_relevance(df: pd.DataFrame,  # the data, target included
         y_codes = y.to_numpy(dtype=float)
         splitter = KFold(cv, shuffle=True, random_state=seed)
         model, metric, baseline = DecisionTreeRegressor(max_depth=6, random_state=seed), 'r2', 0.0
+    folds = list(splitter.split(np.zeros(len(y_codes)), y_codes if problem.is_classification else None))
     rows = []
     for col in cols:
         kind = problem.kind_of(col)
@@ -1500,7 +1506,9 @@ def feature_relevance(df: pd.DataFrame,  # the data, target included
             association, measure = abs(pd.Series(x).corr(pd.Series(y_codes), method='spearman')), 'abs_spearman'
         else:
             association, measure = _eta(y_codes, x), 'eta'
-        pred = cross_val_predict(model, x.reshape(-1, 1), y_codes, cv=splitter)
+        pred = np.empty_like(y_codes)
+        for fit, held in folds:  # cross_val_predict's folds, without its per-call overhead (hundreds of columns)
+            pred[held] = clone(model).fit(x[fit].reshape(-1, 1), y_codes[fit]).predict(x[held].reshape(-1, 1))
         score = METRICS[metric](y_codes, pred)
         rows.append(dict(feature=col, kind=kind, association=round(float(np.nan_to_num(association)), 4), measure=measure,
                          score=round(score, 4), baseline=round(baseline, 4), metric=metric))
@@ -2320,22 +2328,34 @@ def explore(data: pd.DataFrame,  # the data, target included
     dates = [c for c in data.columns if problem.kind_of(c) == 'datetime' and not pd.api.types.is_datetime64_any_dtype(data[c])]
     if dates:  # dates written as text are dates in every table and plot (and never thousands of labels)
         data = data.assign(**{c: to_datetimes(data[c]).set_axis(data.index) for c in dates})
-    tables, figures = {'summary': summarize(data, problem), 'target': target_summary(data, problem)}, {}
+    tables, figures, failed = {'summary': summarize(data, problem), 'target': target_summary(data, problem)}, {}, []
+
+    def draw(name, make):  # a plot that fails is a finding, never the end of the exploration
+        try:
+            figures[name] = make()
+        except Exception as e:
+            failed.append(_finding('plot', 'low', f"the {name!r} plot could not be drawn ({type(e).__name__}: {e})",
+                                   'the rest of the exploration is unaffected; the tables hold the same information'))
+
     if problem.task == 'segmentation':
         tables['masks'] = mask_stats(data, problem)
-        figures['target'] = plot_pixels(tables['target'], tables['masks'])
+        draw('target', lambda: plot_pixels(tables['target'], tables['masks']))
     else:
-        figures['target'] = plot_target(data, problem)
+        draw('target', lambda: plot_target(data, problem))
     plotted = _feature_columns(data, problem, kinds=('continuous', 'categorical') if problem.modality != 'tabular' else _PLOTTED_KINDS)
     if plotted:
-        figures['features'] = plot_features(data, problem, plotted, max_columns)
+        draw('features', lambda: plot_features(data, problem, plotted, max_columns))
     if len(problem.cont_names) >= 2:
         tables['correlations'] = correlations(data, problem)
-        figures['correlations'] = plot_correlations(tables['correlations'])
-    if plotted and _single_target(problem):
-        figures['feature_target'] = plot_feature_target(data, problem, plotted, max_columns)
+        draw('correlations', lambda: plot_correlations(tables['correlations']))
     if _single_target(problem) and any(problem.kind_of(c) in ('continuous', 'categorical', 'datetime') for c in data.columns):
         tables['relevance'] = feature_relevance(data, problem)
+    if plotted and _single_target(problem):
+        shown = plotted
+        if 'relevance' in tables and len(plotted) > max_columns // 2:  # the most relevant: each panel is a box per class
+            ranked = tables['relevance']['score'].sort_values(ascending=False, kind='stable').index
+            shown = ([c for c in ranked if c in plotted] + [c for c in plotted if c not in ranked])[:max_columns // 2]
+        draw('feature_target', lambda: plot_feature_target(data, problem, shown, max_columns))
     if problem.modality == 'image':
         tables['images'] = image_stats(data, problem)
         if problem.task == 'segmentation':
@@ -2354,6 +2374,9 @@ def explore(data: pd.DataFrame,  # the data, target included
     if other is not None:
         tables['shift'] = distribution_shift(data, other, problem)
     findings = _quality_findings(data, problem, other, leakage_threshold=0.98, tables=tables)
+    if failed:
+        findings = pd.concat([findings, pd.DataFrame(failed, columns=findings.columns).astype({'count': 'Int64'})],
+                             ignore_index=True)
     return EDA(problem, tables, figures, findings)
 
 # %% ../nbs/00_problem.ipynb #4974456a

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import atomic_write, check_columns, list_names, naive_utc, to_datetimes
+from .core import atomic_write, check_columns, list_names, to_datetimes
 
 # %% auto #0
 __all__ = ['RECIPE_VERSION', 'BOS', 'UNK', 'PAD', 'UP', 'MAJ', 'DATE_PARTS', 'TABULAR_STEPS', 'TextTokenizer', 'read_image',

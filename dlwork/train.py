@@ -31,9 +31,9 @@ from .core import atomic_write, check_choice, markdown_table
 from .problem import METRICS
 
 # %% auto #0
-__all__ = ['POLICIES', 'History', 'EpochLog', 'EpochLine', 'progress_style', 'OverfittingWarning', 'GapWarning',
+__all__ = ['POLICIES', 'LR_FALLBACK', 'History', 'EpochLog', 'EpochLine', 'progress_style', 'OverfittingWarning', 'GapWarning',
            'greater_is_better', 'KeepBest', 'TrainingDiverged', 'StopOnNaN', 'Checkpoint', 'load_checkpoint',
-           'schedule_for', 'RunSchedule', 'check_epochs', 'find_lr', 'fit', 'distributed']
+           'schedule_for', 'RunSchedule', 'check_epochs', 'LRFindError', 'find_lr', 'fit', 'distributed']
 
 # %% ../nbs/03_train.ipynb #fd36315a
 class History:
@@ -509,26 +509,39 @@ def _recorded_names(learn) -> list:
     return ['train_loss', 'valid_loss'] + [m.name for m in learn.metrics]
 
 
+class LRFindError(ValueError):
+    "lr_find stopped before it could suggest a learning rate."
+
+
+LR_FALLBACK = 1e-3  # the learning rate used when lr_find cannot suggest one (fastai's default for Adam)
+
+
 def find_lr(learn: Learner,  # the learner, before training
             run_dir: Path,  # where the curve goes (lr_find.png)
             progress: bool,  # show fastai's progress bar
            ) -> float:  # the suggested learning rate
-    "fastai's lr_find (valley suggestion); the curve is saved as lr_find.png."
+    "fastai's lr_find (valley suggestion); the curve is saved as lr_find.png. Raises `LRFindError` when the search stops (the loss diverged) before it could suggest anything."
     import matplotlib.pyplot as plt
     old_path, old_dir = learn.path, learn.model_dir
     learn.path, learn.model_dir = run_dir, 'lr_find'
     try:
-        if progress:
-            found = learn.lr_find(show_plot=False)
-        else:
-            with learn.no_bar():
+        try:
+            if progress:
                 found = learn.lr_find(show_plot=False)
+            else:
+                with learn.no_bar():
+                    found = learn.lr_find(show_plot=False)
+        except IndexError as e:  # fastai's valley of an empty curve: the loss diverged within the first few batches
+            raise LRFindError(f"the loss diverged after {len(getattr(learn.recorder, 'lrs', []))} of 100 steps, too few for a "
+                              'suggestion') from e
     finally:
         learn.path, learn.model_dir = old_path, old_dir
         scratch = run_dir / 'lr_find'  # where lr_find kept the weights it restores; empty once it is done
         if scratch.exists() and not any(scratch.iterdir()):
             scratch.rmdir()
     lr = float(found.valley)
+    if not math.isfinite(lr) or lr <= 0:
+        raise LRFindError(f'lr_find suggested {lr}')
     fig, ax = plt.subplots(figsize=(5, 3.2))
     n = len(learn.recorder.lrs)
     ax.plot(learn.recorder.lrs[:max(n - 5, 1)], learn.recorder.losses[:max(n - 5, 1)])
@@ -653,9 +666,12 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
                 dl.rng = random.Random(seed + i)
         source = 'given'
         if lr is None:
-            lr, source = find_lr(learn, run_dir, style == 'bars'), 'lr_find (valley suggestion)'
+            try:
+                lr, source = find_lr(learn, run_dir, style == 'bars'), 'lr_find (valley suggestion)'
+            except LRFindError as e:  # a heavy-tailed target can make the search diverge at once: a safe default
+                lr, source = LR_FALLBACK, f'{LR_FALLBACK:g}, the default: {e}'
             if style == 'lines':
-                print(f'lr_find: valley suggestion {lr:.3g}', flush=True)
+                print(f'lr_find: valley suggestion {lr:.3g}' if source.startswith('lr_find') else f'lr: {source}', flush=True)
         decisions.update(lr=lr, lr_source=source)
     plan.update(lr=lr, lr_source=decisions['lr_source'], seed=decisions['seed'])
     log, gap, nan = EpochLog(rows, first, smooth), GapWarning(gap_patience) if gap_patience else None, StopOnNaN()

@@ -96,7 +96,7 @@ BAD = {
     'a missing target column': (lambda d: d.drop(columns='deny'), "'deny'"),
     'an empty file': (lambda d: d.iloc[:0], 'empty'),
     'a file holding only the target': (lambda d: d[['deny']], 'no feature'),
-    'a target left with one class': (lambda d: d.assign(deny=np.where(d['deny'] == 'yes', None, d['deny'])), 'one class'),
+    'a target left with one class': (lambda d: d.assign(deny=np.where(d['deny'] == 'yes', None, d['deny'])), 'single class'),
 }
 
 
