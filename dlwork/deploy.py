@@ -229,14 +229,17 @@ def _labels(task: str, out: np.ndarray) -> np.ndarray:
     return (out >= 0.5).astype(int) if task == 'multilabel' else out.argmax(-1) if task in ('binary', 'multiclass') else out
 
 
-def _verify(ort_out: np.ndarray, ref: np.ndarray, task: str, tolerance: float) -> dict:
+def _verify(ort_out: np.ndarray, ref: np.ndarray, task: str, tolerance: float,
+            scale: np.ndarray | float = 1.0,  # regression: the targets' training std (the network works on standardised targets)
+           ) -> dict:
     "Compare ONNX Runtime's predictions with fastai's on the same raw rows; refuse with the numbers when they differ."
     ref = ref.reshape(ort_out.shape)
     gap = np.abs(ort_out.astype(np.float64) - ref)
     diff = float(gap.max())
     # float32 rounds relative to the size of a value: values above 1 (regression in the target's units) are held to
-    # `tolerance` relative to their size, values below 1 (probabilities) to `tolerance` absolute
-    allowed = tolerance * np.maximum(1.0, np.abs(ref))
+    # `tolerance` relative to their size, values below 1 (probabilities) to `tolerance` absolute; a standardised target
+    # is un-scaled by its std, which multiplies float32's rounding of the network's output by as much
+    allowed = tolerance * np.maximum(np.maximum(1.0, np.abs(ref)), scale)
     agree = _labels(task, ort_out) == _labels(task, ref)
     same = len(ref) if task == 'regression' else int(agree.reshape(len(ref), -1).all(1).sum())
     if (gap > allowed).any() or same != len(ref):
@@ -437,7 +440,8 @@ def export_bundle(learn,  # a trained Learner (chapters 2-4)
         with learn.no_bar(), learn.no_logging(), _exact_fp32():  # fastai predicts on the data's device, the GPU too
             ref, truth = learn.get_preds(dl=prepared.test_dl)
         ref, truth = ref.float().numpy()[:len(ort_out)], truth.numpy()[:len(ort_out)]
-        verified = _verify(ort_out, ref, p.task, tolerance)
+        scale = getattr(learn, 'design', {}).get('target_scale') if p.task == 'regression' else None
+        verified = _verify(ort_out, ref, p.task, tolerance, float(np.max(scale['stds'])) if scale else 1.0)
         truth = (truth.reshape(-1) if p.task in ('binary', 'multiclass') else truth if p.task == 'segmentation'
                  else truth.reshape(ort_out.shape))
         quantized = (_quantize(tmp / 'model.onnx', tmp / 'model.int8.onnx', session, names, inputs, truth, p.task, ort_out)
