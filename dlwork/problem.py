@@ -443,7 +443,8 @@ def load_data(source,  # a DataFrame, a table's path, a folder with one sub-fold
     return load_table(source, **kwargs)
 
 # %% ../nbs/00_problem.ipynb #f396c20f
-def is_url(source) -> bool:
+def is_url(source,  # a data source: a path, a URL, a DataFrame…
+          ) -> bool:
     "Whether a data source is a web address (http, https or ftp) rather than a local path."
     return isinstance(source, str) and bool(re.match(r'^(https?|ftp)://', source, re.I))
 

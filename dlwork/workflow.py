@@ -473,6 +473,17 @@ def _merge(base: dict, overrides: dict) -> dict:
     return out
 
 # %% ../nbs/93_workflow.ipynb #9d7c3b64
+def _check_empty_columns(problem: Problem, data: pd.DataFrame, drop: list):
+    "A column missing in every row is a broken export or a wrong file: `dlwork run` names it rather than going on without it."
+    empty = [str(c) for c in problem.columns.get('ignored', []) if c not in drop and data[c].isna().all()]
+    if empty:
+        one = len(empty) == 1
+        raise ValueError(f"{'column' if one else 'columns'} {', '.join(map(repr, empty))} {'is' if one else 'are'} "
+                         f"missing in every row: nothing can be learnt from {'it' if one else 'them'}; drop "
+                         f"{'it' if one else 'them'} (--drop {' --drop '.join(empty)}; prepare.drop in a config) or fill "
+                         f"{'it' if one else 'them'}")
+
+
 def _phases(cfg: dict, data: pd.DataFrame, target, final: Path, tmp: Path, progress) -> tuple:
     "Run the phases into `tmp`; returns (results, seconds per phase). `fit` and `tune` pick bars or lines for progress=True."
     results, seconds, seed = {}, {}, cfg['seed']
@@ -484,6 +495,7 @@ def _phases(cfg: dict, data: pd.DataFrame, target, final: Path, tmp: Path, progr
     started = phase(1, 'problem: infer the task, explore the data')
     options = {k: v for k, v in cfg['problem'].items() if k != 'target'}
     problem = Problem.infer(data, target, **options)
+    _check_empty_columns(problem, data, cfg['prepare'].get('drop') or [])
     problem.to_json(tmp / 'problem.json')
     seconds['problem'] = time.perf_counter() - started
     started = time.perf_counter()

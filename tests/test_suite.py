@@ -116,15 +116,15 @@ def test_bad_input_gets_one_clear_line_exit_2_and_leaves_nothing(tmp_path, case)
     assert not [p for p in (tmp_path / 'runs').glob('.*')] if (tmp_path / 'runs').exists() else True
 
 
-def test_a_feature_missing_in_every_row_is_dropped_and_said(tmp_path):
+def test_a_feature_missing_in_every_row_is_named_and_nothing_is_left(tmp_path):
     data = task_frame(next(t for t in load_tasks() if t['name'] == 'hmda_deny')).assign(branch=np.nan)
     path = tmp_path / 'gaps.csv'
     data.to_csv(path, index=False)
-    result = _run(['run', path, '--target', 'deny', '--out', tmp_path / 'run', '--quiet', '--epochs', '2',
-                   '--resamples', '100'], tmp_path, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    steps = json.loads((tmp_path / 'run' / 'prep' / 'steps.json').read_text())
-    assert any(s['step'] == 'empty columns' and s['columns'] == ['branch'] for s in steps), steps
+    result = _run(['run', path, '--target', 'deny', '--out', tmp_path / 'run', '--quiet'], tmp_path, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "column 'branch' is missing in every row" in lines[0] and '--drop branch' in lines[0], lines
+    assert not (tmp_path / 'run').exists()
 
 
 def test_a_suite_entry_naming_a_missing_target_is_refused_with_the_column(tmp_path):
