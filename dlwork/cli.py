@@ -411,6 +411,32 @@ def _examples(args) -> int:
     return 0
 
 # %% ../nbs/90_cli.ipynb #a7f0aafa
+def _epochs(text: str):
+    "An --epochs value: a positive whole number, or 'auto'."
+    if text == 'auto':
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number or 'auto', got {text!r}")
+    return value
+
+
+def _lr(text: str):
+    "An --lr value: a positive number, or 'find' (lr_find)."
+    if text == 'find':
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'find', got {text!r}")
+    return value
+
+
 def _data_arguments(parser, reinfer: str):
     "The arguments that say which data and which problem: a source or an example, and problem overrides."
     parser.add_argument('source', nargs='?', help='a table (.csv, .tsv, .parquet, .json, .jsonl, .feather) or a folder '
@@ -486,15 +512,18 @@ def build_parser() -> argparse.ArgumentParser:
                                 '--resume continues an interrupted run from its last completed epoch.')
     _data_arguments(train, ' (re-infers the problem instead of reading RUN/problem.json)')
     _prep_arguments(train)
-    train.add_argument('--epochs', type=int, default=10, help='epochs in the whole run (default 10)')
+    train.add_argument('--epochs', type=_epochs, default='auto', help="epochs in the whole run, or 'auto' (default): "
+                       'tables by optimisation steps (about 1000), other data 10')
     train.add_argument('--arch', help='architecture: mlp, cnn, xresnet18…, rnn, lstm, gru or transformer (default: by data)')
     train.add_argument('--option', action='append', metavar='KEY=VALUE',
                        help='an architecture option, e.g. --option hidden=128 --option layers=[64,32]')
     train.add_argument('--loss', help='loss: cross_entropy, binary_cross_entropy, mse, mae or huber (default: by task)')
     train.add_argument('--opt', default='adamw', help='optimiser: adamw, adam, sgd or rmsprop (default adamw)')
-    train.add_argument('--lr', type=float, help='peak learning rate (default: found with lr_find)')
+    train.add_argument('--lr', type=_lr, help="peak learning rate, or 'find' for lr_find's suggestion (default: the "
+                       "architecture's own, 2e-3 for the ensemble MLP of tables; lr_find for the others)")
     train.add_argument('--wd', type=float, help='weight decay (default: by architecture, 0.01 for most)')
-    train.add_argument('--policy', default='one_cycle', help='learning-rate policy: one_cycle, flat_cos or constant')
+    train.add_argument('--policy', help="learning-rate policy: one_cycle, flat_cos or constant (default: the architecture's, "
+                       'flat_cos for the ensemble MLP of tables, else one_cycle)')
     train.add_argument('--monitor', default='valid_loss', help='what picks the best epoch (default valid_loss)')
     train.add_argument('--patience', type=int, help='stop after this many epochs without improvement')
     train.add_argument('--clip', type=float, help='clip the gradient norm to this value')
@@ -631,7 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument('--config', help='a YAML workflow config (see dlwork.workflow; unknown keys and wrong types are errors)')
     _prep_arguments(run)
     run.add_argument('--arch', help='architecture (default: by data)')
-    run.add_argument('--epochs', type=int, help='training epochs (default 10)')
+    run.add_argument('--epochs', type=_epochs, help="training epochs, or 'auto' (default): tables by optimisation steps, other data 10")
     run.add_argument('--tune', type=int, metavar='N', help='tune with N Optuna trials before the final training (default: no tuning)')
     run.add_argument('--resamples', type=int, help='bootstrap resamples of the evaluation (default 1000)')
     run.add_argument('--seed-model', type=int, help="seed of the weights, training, tuning and bootstrap (default 0)")

@@ -25,6 +25,7 @@ from fastai.learner import Metric as _LearnerMetric
 from fastai.losses import BCEWithLogitsLossFlat, BaseLoss, CrossEntropyLossFlat
 from fastai.optimizer import SGD, Adam, RMSProp
 from fastai.torch_core import set_seed
+from fastcore.basics import noop
 from fastai.vision.models import xresnet
 
 from .core import check_choice, did_you_mean
@@ -32,12 +33,13 @@ from .problem import METRICS, Problem, read_mask
 from .prep import Prepared
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'XRESNETS', 'PRETRAINED', 'UNET_ENCODERS', 'RECURRENT_CELLS', 'POSITIONAL', 'INITIALISERS',
-           'SEGMENTATION_LOSSES', 'LOSSES', 'DEFAULT_LOSS', 'OPTIMIZERS', 'ARCHITECTURES', 'DEFAULT_ARCH',
-           'BAG_MAX_TEXTS', 'DEFAULT_WD', 'activation_layer', 'MLP', 'SimpleCNN', 'xresnet_model',
-           'pretrained_available', 'pretrained_model', 'UNet', 'dynamic_unet', 'RecurrentNet', 'TransformerNet',
-           'NgramBag', 'default_init', 'init_weights', 'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss',
-           'BinaryCrossEntropy', 'SegmentationLoss', 'class_weights_for', 'loss_for', 'metric_value', 'ProblemMetric',
+__all__ = ['ACTIVATIONS', 'NUMERIC_EMBEDDINGS', 'ENSEMBLE_OUTPUTS', 'XRESNETS', 'PRETRAINED', 'UNET_ENCODERS', 'RECURRENT_CELLS',
+           'POSITIONAL', 'INITIALISERS', 'SEGMENTATION_LOSSES', 'LOSSES', 'DEFAULT_LOSS', 'OPTIMIZERS', 'ARCHITECTURES',
+           'DEFAULT_ARCH', 'BAG_MAX_TEXTS', 'DEFAULT_WD', 'activation_layer', 'MLP', 'ParametricActivation',
+           'PeriodicEmbedding', 'robust_scaling', 'EnsembleMLP', 'SimpleCNN', 'xresnet_model', 'pretrained_available',
+           'pretrained_model', 'UNet', 'dynamic_unet', 'RecurrentNet', 'TransformerNet', 'NgramBag', 'default_init',
+           'init_weights', 'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss', 'BinaryCrossEntropy',
+           'SegmentationLoss', 'EnsembleLoss', 'class_weights_for', 'loss_for', 'metric_value', 'ProblemMetric',
            'metrics_for', 'optimizer_for', 'network_kind', 'default_arch', 'check_arch', 'arch_builder', 'arch_options',
            'n_outputs', 'build_model', 'network_spec', 'network_from_spec', 'TargetScale', 'target_scale',
            'FastLearner', 'learner_for', 'summary']
@@ -125,6 +127,158 @@ class MLP(nn.Module):
         if self.n_cont:
             x = x_cont if x is None else torch.cat([x, x_cont], 1)
         return self.head(self.body(x))
+
+# %% ../nbs/02_model.ipynb #18cf4b8a
+class ParametricActivation(nn.Module):
+    "An activation with a learned mix per unit: x + α·(f(x) − x), α starting at 1 (the plain activation f)."
+
+    def __init__(self,
+                 width: int,  # units (one α each)
+                 activation: str = 'relu',  # f, from `ACTIVATIONS`
+                ):
+        super().__init__()
+        self.act = activation_layer(activation)
+        self.alpha = nn.Parameter(torch.ones(width))
+
+    def forward(self,
+                x,  # (..., width)
+               ):
+        "The mixed activation of `x`."
+        return x + self.alpha * (self.act(x) - x)
+
+
+class PeriodicEmbedding(nn.Module):
+    "Numbers as periodic features: per column, cos and sin of 2π·f·x at learned frequencies f, then a linear layer shared by the columns and a ReLU."
+
+    def __init__(self,
+                 n_cont: int,  # numeric columns
+                 frequencies: int = 16,  # learned frequencies per column
+                 width: int = 8,  # features per column after the shared linear layer
+                 sigma: float = 0.1,  # spread of the initial frequencies (normal, mean 0)
+                ):
+        super().__init__()
+        self.frequencies = nn.Parameter(torch.randn(n_cont, frequencies) * sigma)
+        self.linear = nn.Linear(2 * frequencies, width)
+
+    def forward(self,
+                x,  # scaled numbers, (batch, n_cont)
+               ):
+        "Features of shape (batch, n_cont · width)."
+        v = 2 * math.pi * x.unsqueeze(-1) * self.frequencies
+        return torch.relu(self.linear(torch.cat([torch.cos(v), torch.sin(v)], -1))).flatten(1)
+
+
+NUMERIC_EMBEDDINGS = ('auto', 'periodic', 'none')
+ENSEMBLE_OUTPUTS = ('softmax', 'sigmoid', 'value')
+
+
+def robust_scaling(x: np.ndarray,  # training values, (rows, columns); missing values are ignored
+                  ) -> tuple:  # (centres, scales): lists of floats, one per column
+    "Median and interquartile range per column (half the range where that is 0, else 1): the robust scaling `EnsembleMLP` applies."
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    if not len(x):
+        return [0.0] * x.shape[1], [1.0] * x.shape[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)  # an all-missing column: nan, handled below
+        centre = np.nanmedian(x, 0)
+        iqr = np.nanquantile(x, 0.75, 0) - np.nanquantile(x, 0.25, 0)
+        half = (np.nanmax(x, 0) - np.nanmin(x, 0)) / 2
+    scale = np.where(iqr > 0, iqr, np.where(half > 0, half, 1.0))
+    return np.nan_to_num(centre).tolist(), np.nan_to_num(scale, nan=1.0).tolist()
+
+
+class EnsembleMLP(nn.Module):
+    "A tabular network of `k` members in one (BatchEnsemble): robustly scaled, softly clipped and periodically embedded numbers, categorical embeddings, shared hidden layers with parametric activations, one output layer per member."
+
+    def __init__(self,
+                 n_cont: int,  # number of continuous inputs
+                 cardinalities: list = (),  # number of categories of each categorical input (fastai counts `#na#`)
+                 n_out: int = 1,  # outputs: classes, labels or target values
+                 centre: list | None = None,  # per numeric column: subtracted first (default 0; `build_model`: training medians)
+                 scale: list | None = None,  # per numeric column: divided by next (default 1; `build_model`: training IQRs)
+                 mean_of: str = 'value',  # what the members' outputs are averaged as: 'softmax', 'sigmoid' or 'value'
+                 k: int = 8,  # ensemble members
+                 layers: list = (256, 256),  # width of each shared hidden layer
+                 dropout: float = 0.1,  # dropout after each hidden layer
+                 activation: str = 'relu',  # hidden activation, from `ACTIVATIONS`
+                 parametric: bool = True,  # learn a mix of each activation with the identity (`ParametricActivation`)
+                 numeric: str = 'auto',  # numeric embedding, one of `NUMERIC_EMBEDDINGS` ('auto': periodic when there are numbers)
+                 frequencies: int = 16,  # periodic embedding: learned frequencies per column
+                 embed_width: int = 8,  # periodic embedding: features per column
+                 sigma: float = 0.1,  # periodic embedding: spread of the initial frequencies
+                 smooth_clip: bool = True,  # softly clip the scaled numbers: x / sqrt(1 + (x/3)²)
+                 embed_max: int = 16,  # widest categorical embedding (fastai's rule below it)
+                ):
+        super().__init__()
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k (ensemble members) must be a whole number of at least 1, got {k!r}")
+        _check_dropout(dropout)
+        check_choice(numeric, NUMERIC_EMBEDDINGS, 'numeric embedding')
+        check_choice(mean_of, ENSEMBLE_OUTPUTS, 'mean_of')
+        if numeric == 'periodic' and not n_cont:
+            raise ValueError("numeric='periodic' embeds numeric columns, and this table has none (only categorical "
+                             "inputs); use numeric='auto' or 'none'")
+        for name, value in (('frequencies', frequencies), ('embed_width', embed_width), ('embed_max', embed_max)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+        _check_positive(sigma, 'sigma')
+        self.k, self.n_cont, self.smooth_clip, self.mean_of = int(k), n_cont, smooth_clip, mean_of
+        for name, values, fill in (('centre', centre, 0.0), ('scale', scale, 1.0)):
+            values = [fill] * n_cont if values is None else list(values)
+            if len(values) != n_cont:
+                raise ValueError(f"{name} has {len(values)} entries for {n_cont} numeric inputs")
+            self.register_buffer(name, torch.tensor(values, dtype=torch.float32).reshape(n_cont))
+        self.embeddings = nn.ModuleList([nn.Embedding(n, min(embed_max, _embedding_size(n))) for n in cardinalities])
+        self.numeric = (PeriodicEmbedding(n_cont, frequencies, embed_width, sigma)
+                        if n_cont and numeric in ('auto', 'periodic') else None)
+        width = sum(e.embedding_dim for e in self.embeddings) + n_cont + (n_cont * embed_width if self.numeric else 0)
+        if width == 0:
+            raise ValueError("an EnsembleMLP needs at least one input column")
+        signs = torch.randint(0, 2, (self.k, width)).float() * 2 - 1 if self.k > 1 else torch.ones(1, width)
+        self.members = nn.Parameter(signs)  # each member's scaling of the inputs
+        blocks = []
+        for size in layers:
+            blocks += [nn.Linear(width, size), ParametricActivation(size, activation) if parametric
+                       else activation_layer(activation)] + ([nn.Dropout(dropout)] if dropout else [])
+            width = size
+        self.body = nn.Sequential(*blocks)
+        bound = 1 / math.sqrt(width)
+        self.head_weight = nn.Parameter(torch.empty(self.k, width, n_out).uniform_(-bound, bound))
+        self.head_bias = nn.Parameter(torch.zeros(self.k, n_out))
+
+    def members_forward(self,
+                        x_cat,  # categorical codes, (batch, categorical columns), long
+                        x_cont=None,  # continuous values, (batch, continuous columns), float
+                       ):
+        "Every member's logits (or values): (batch, k, n_out)."
+        parts = [e(x_cat[:, i]) for i, e in enumerate(self.embeddings)]
+        if self.n_cont:
+            x = (x_cont - self.centre) / self.scale
+            if self.smooth_clip:
+                x = x / torch.sqrt(1 + (x / 3) ** 2)
+            parts.append(x)
+            if self.numeric is not None:
+                parts.append(self.numeric(x))
+        h = self.body(torch.cat(parts, 1).unsqueeze(1) * self.members)
+        return torch.einsum('bkw,kwo->bko', h, self.head_weight) + self.head_bias
+
+    def forward(self,
+                x_cat,  # categorical codes, (batch, categorical columns), long
+                x_cont=None,  # continuous values, (batch, continuous columns), float
+               ):
+        "Training: every member's outputs, (batch, k, n_out); evaluation: the ensemble's logits (or values), (batch, n_out): the log of the mean softmax, the logit of the mean sigmoid, or the mean value."
+        out = self.members_forward(x_cat, x_cont)
+        if self.training:
+            return out
+        if self.k == 1:
+            return out[:, 0]
+        if self.mean_of == 'softmax':
+            return torch.logsumexp(torch.log_softmax(out, -1), 1) - math.log(self.k)
+        if self.mean_of == 'sigmoid':
+            p = torch.sigmoid(out).mean(1).clamp(1e-7, 1 - 1e-7)
+            return torch.log(p) - torch.log1p(-p)
+        return out.mean(1)
+
 
 # %% ../nbs/02_model.ipynb #3dc50adc
 class SimpleCNN(nn.Module):
@@ -686,6 +840,53 @@ LOSSES = {'cross_entropy': ('binary', 'multiclass', 'segmentation'), 'binary_cro
 DEFAULT_LOSS = {'binary': 'binary_cross_entropy', 'multiclass': 'cross_entropy',
                 'multilabel': 'binary_cross_entropy', 'regression': 'mse', 'segmentation': 'cross_entropy'}
 
+# %% ../nbs/02_model.ipynb #27d77a36
+class EnsembleLoss:
+    "The mean of a loss over the members of an ensemble network (`EnsembleMLP`): outputs (batch, k, n_out) in training are scored each against the batch's targets; ensembled outputs (batch, n_out) go to the loss as they are. Activation and decoding are the loss's own."
+
+    def __init__(self,
+                 loss,  # the loss of one member, e.g. from `loss_for`
+                ):
+        self.loss = loss
+
+    def __call__(self,
+                 inp,  # (batch, k, n_out) members' outputs, or (batch, n_out)
+                 targ,  # the batch's targets
+                 **kwargs):
+        "The loss averaged over members (every member sees every target)."
+        if inp.dim() == 3:
+            b, k = inp.shape[:2]
+            inp = inp.reshape(b * k, *inp.shape[2:])
+            targ = targ.unsqueeze(1).expand(b, k, *targ.shape[1:]).reshape(b * k, *targ.shape[1:])
+        return self.loss(inp, targ, **kwargs)
+
+    @property
+    def reduction(self):
+        "The member loss's reduction (fastai sets it to 'none' for per-row losses)."
+        return self.loss.reduction
+
+    @reduction.setter
+    def reduction(self, value):
+        self.loss.reduction = value
+
+    def activation(self,
+                   x,  # ensembled outputs
+                  ):
+        "The member loss's activation (softmax, sigmoid; none for regression)."
+        return getattr(self.loss, 'activation', noop)(x)
+
+    def decodes(self,
+                x,  # activated outputs
+               ):
+        "The member loss's decoding (argmax, threshold; none for regression)."
+        return getattr(self.loss, 'decodes', noop)(x)
+
+    def __getattr__(self, name):
+        if name.startswith('__') or name == 'loss':
+            raise AttributeError(name)
+        return getattr(self.loss, name)
+
+
 # %% ../nbs/02_model.ipynb #a70bfa92
 def _class_counts(prepared: Prepared) -> np.ndarray:
     "Training examples per class (per label for multi-label)."
@@ -834,11 +1035,11 @@ def optimizer_for(name: str = 'adamw',  # one of `OPTIMIZERS`
     return partial(OPTIMIZERS[name], mom=float(mom))
 
 # %% ../nbs/02_model.ipynb #4c8f7a7b
-ARCHITECTURES = {'mlp': ('tabular',), 'cnn': ('image',), **{n: ('image',) for n in XRESNETS},
+ARCHITECTURES = {'tabm': ('tabular',), 'mlp': ('tabular',), 'cnn': ('image',), **{n: ('image',) for n in XRESNETS},
                  **{n: ('image',) for n in PRETRAINED}, 'rnn': ('sequence', 'text'), 'lstm': ('sequence', 'text'),
                  'gru': ('sequence', 'text'), 'transformer': ('sequence', 'text'), 'bag': ('text',),
                  'unet': ('segmentation',), 'dynamic_unet': ('segmentation',)}
-DEFAULT_ARCH = {'tabular': 'mlp', 'image': 'cnn', 'sequence': 'lstm', 'text': 'bag', 'segmentation': 'unet'}
+DEFAULT_ARCH = {'tabular': 'tabm', 'image': 'cnn', 'sequence': 'lstm', 'text': 'bag', 'segmentation': 'unet'}
 BAG_MAX_TEXTS = 100_000  # below this many training texts, the default text network is the n-gram bag (see the notebook)
 DEFAULT_WD = {'bag': (0.3, 'strong decay for the n-gram bag: most n-grams are seen a few times, and decay keeps their '
                              'embeddings small, as the L2 penalty of a linear bag-of-words model does')}
@@ -884,6 +1085,8 @@ def arch_builder(arch: str,  # one of `ARCHITECTURES`
     "(the function that builds architecture `arch`, the arguments `build_model` fills in itself)."
     if arch == 'mlp':
         return MLP, {'n_cont', 'cardinalities', 'n_out'}
+    if arch == 'tabm':
+        return EnsembleMLP, {'n_cont', 'cardinalities', 'n_out', 'centre', 'scale', 'mean_of'}
     if arch == 'cnn':
         return SimpleCNN, {'n_in', 'n_out'}
     if arch in XRESNETS or arch in PRETRAINED:
@@ -951,11 +1154,18 @@ def network_spec(prepared: Prepared,  # the prepared data: sizes are read from i
     "Everything that builds the bare network, as JSON: the builder's name and every argument, sizes read from the data included, so that `network_from_spec` rebuilds it without the data."
     modality, recipe = prepared.problem.modality, prepared.recipe
     _check_options(arch, options)
-    if arch == 'mlp':
+    if arch in ('mlp', 'tabm'):
         dls = prepared.dls
         kwargs = dict(n_cont=len(dls.cont_names), cardinalities=[len(dls.train_ds.classes[c]) for c in dls.cat_names],
-                      n_out=n_out, **options)
+                      n_out=n_out)
         builder = 'MLP'
+        if arch == 'tabm':  # the robust scaling of the training rows, and how the members' outputs are averaged
+            centre, scale = robust_scaling(dls.train_ds.conts.to_numpy()) if dls.cont_names else ([], [])
+            task = prepared.problem.task
+            mean_of = 'value' if task == 'regression' else 'sigmoid' if task == 'multilabel' or n_out == 1 else 'softmax'
+            kwargs.update(centre=centre, scale=scale, mean_of=mean_of)
+            builder = 'EnsembleMLP'
+        kwargs.update(options)
     elif arch in ('unet', 'dynamic_unet'):
         kwargs = dict(n_in=1 if recipe.get('mode') == 'L' else 3, n_out=n_out, **options)
         builder = 'UNet' if arch == 'unet' else 'dynamic_unet'
@@ -984,7 +1194,7 @@ def network_from_spec(spec: dict,  # from `network_spec`, with 'target_scale': [
                       download: bool = True,  # pretrained architectures: fetch ImageNet weights (False when saved weights follow)
                      ) -> nn.Module:
     "Build the (untrained) network a `network_spec` describes."
-    builders = {'MLP': MLP, 'SimpleCNN': SimpleCNN, 'xresnet_model': xresnet_model, 'pretrained_model': pretrained_model,
+    builders = {'MLP': MLP, 'EnsembleMLP': EnsembleMLP, 'SimpleCNN': SimpleCNN, 'xresnet_model': xresnet_model, 'pretrained_model': pretrained_model,
                 'NgramBag': NgramBag, 'RecurrentNet': RecurrentNet, 'TransformerNet': TransformerNet, 'UNet': UNet,
                 'dynamic_unet': dynamic_unet}
     if spec.get('builder') not in builders:
@@ -1177,6 +1387,10 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
         learn.design['why']['target_scale'] = ('the network predicts the standardised target (training mean and std), '
                                               'so it starts at the mean; its last layer turns it into the target’s units, '
                                               'in which predictions and metrics are read (the loss stays standardised)')
+    if isinstance(net, EnsembleMLP) and net.k > 1:
+        learn.loss_func = EnsembleLoss(loss_func)
+        learn.design['why']['ensemble'] = (f'{net.k} members share the hidden layers: training minimises the mean of '
+                                           'their losses, prediction averages their outputs')
     if getattr(net, 'last_value', 0):
         _zero_head(net)
         learn.design['why']['output'] = ('forecast = last observed value + predicted change (`last_value`), so the '

@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import math
+from typing import Literal
 import pickle
 import sys
 import random
@@ -24,6 +25,7 @@ from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.schedule import ParamScheduler, fit_one_cycle  # noqa: F401 (adds Learner.lr_find)
 from fastai.callback.training import GradientClip
 from fastai.learner import Learner
+from fastai.tabular.data import TabularDataLoaders
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 from fastcore.foundation import L
 
@@ -31,9 +33,10 @@ from .core import atomic_write, check_choice, markdown_table
 from .problem import METRICS
 
 # %% auto #0
-__all__ = ['POLICIES', 'LR_FALLBACK', 'History', 'EpochLog', 'EpochLine', 'progress_style', 'OverfittingWarning', 'GapWarning',
-           'greater_is_better', 'KeepBest', 'TrainingDiverged', 'StopOnNaN', 'Checkpoint', 'load_checkpoint',
-           'schedule_for', 'RunSchedule', 'check_epochs', 'LRFindError', 'find_lr', 'fit', 'distributed']
+__all__ = ['POLICIES', 'AUTO_STEPS', 'AUTO_EPOCHS', 'AUTO_OTHER', 'DEFAULT_LR', 'DEFAULT_POLICY', 'LR_FALLBACK', 'History',
+           'EpochLog', 'EpochLine', 'progress_style', 'OverfittingWarning', 'GapWarning', 'greater_is_better',
+           'KeepBest', 'TrainingDiverged', 'StopOnNaN', 'Checkpoint', 'load_checkpoint', 'schedule_for', 'RunSchedule',
+           'check_epochs', 'auto_epochs', 'LRFindError', 'find_lr', 'fit', 'distributed']
 
 # %% ../nbs/03_train.ipynb #fd36315a
 class History:
@@ -493,16 +496,46 @@ class RunSchedule(ParamScheduler):
 
 # %% ../nbs/03_train.ipynb #a8923fbb
 def check_epochs(epochs,  # the number of epochs asked for
+                 auto: bool = False,  # also accept 'auto' (`fit` counts optimisation steps instead)
                 ):
-    "Raise a `ValueError` unless `epochs` is a positive whole number."
+    "Raise a `ValueError` unless `epochs` is a positive whole number (or 'auto', where accepted)."
+    if auto and epochs == 'auto':
+        return
     if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"epochs must be a positive whole number, got {epochs!r}")
+        also = " or 'auto'" if auto else ''
+        raise ValueError(f"epochs must be a positive whole number{also}, got {epochs!r}")
+
+
+AUTO_STEPS = 1000  # tables: the optimisation steps that epochs='auto' aims for (chosen on the proving ground; see above)
+AUTO_EPOCHS = (5, 200)  # tables: the fewest and the most epochs 'auto' gives
+AUTO_OTHER = 10  # images, text and series: epochs='auto' trains 10 epochs
+
+
+def auto_epochs(learn: Learner,  # the Learner: its training batches per epoch and its data's modality
+                steps: int = AUTO_STEPS,  # tables: optimisation steps to aim for
+               ) -> tuple:  # (epochs, why)
+    "How many epochs `epochs='auto'` trains: for a table, enough for `steps` optimisation steps (so that a small table gets as many updates as a large one), within `AUTO_EPOCHS`; for other data, `AUTO_OTHER`."
+    if not isinstance(learn.dls, TabularDataLoaders):
+        return AUTO_OTHER, f'auto: {AUTO_OTHER} epochs (images, text and series)'
+    n = _batches_per_epoch(learn.dls.train)
+    low, high = AUTO_EPOCHS
+    epochs = int(min(max(math.ceil(steps / n), low), high))
+    return epochs, (f'auto: {epochs} epochs of {n} batches = {epochs * n} optimisation steps (aiming at {steps}, '
+                    f'{low} to {high} epochs)')
 
 
 def _check_lr(lr):
-    if lr is not None and (not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0
-                           or not math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number (or None to find one with lr_find), got {lr!r}")
+    if lr is not None and lr != 'find' and (not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0
+                                            or not math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, 'find' (lr_find) or None (the architecture's default, else "
+                         f"lr_find), got {lr!r}")
+
+
+DEFAULT_LR = {  # architectures whose default learning rate was chosen on the proving ground (bench/suite), and why
+    'tabm': (2e-3, 'the ensemble MLP’s default, chosen on the proving ground’s tables, where it beat lr_find’s valley '
+                   'suggestion (median gap to the best baseline −0.001 against −0.004 on 32 tables) and saves its search'),
+}
+DEFAULT_POLICY = {'tabm': 'flat_cos'}  # architectures whose learning-rate policy was chosen on the proving ground
 
 
 def _recorded_names(learn) -> list:
@@ -578,7 +611,7 @@ def _resume_state(path: Path, plan: dict, lr) -> dict:
         if saved.get(key) != plan.get(key):
             raise ValueError(f"cannot resume: the checkpoint in {path} was made with {key}={saved.get(key)!r}, "
                              f"this call has {key}={plan.get(key)!r}; use the same settings as the interrupted run")
-    if lr is not None and not math.isclose(lr, saved['lr']):
+    if lr is not None and lr != 'find' and not math.isclose(lr, saved['lr']):
         raise ValueError(f"cannot resume: the checkpoint's run used lr={saved['lr']:.4g}, this call asks for {lr:.4g}")
     return state
 
@@ -593,9 +626,9 @@ def _batches_per_epoch(dl) -> int:
 
 
 def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
-        epochs: int,  # epochs in the whole run
-        lr: float | None = None,  # peak learning rate; None runs `lr_find` and uses its suggestion
-        policy: str = 'one_cycle',  # learning-rate policy, one of `POLICIES`
+        epochs: int | Literal['auto'],  # epochs in the whole run, or 'auto' (`auto_epochs`: by optimisation steps for tables)
+        lr: float | Literal['find'] | None = None,  # peak learning rate; 'find': `lr_find`'s suggestion; None: the architecture's default (`DEFAULT_LR`), else `lr_find`'s
+        policy: str | None = None,  # learning-rate policy, one of `POLICIES`; None: the architecture's (`DEFAULT_POLICY`), else 'one_cycle'
         wd: float | None = None,  # weight decay (default: the Learner's)
         seed: int | None = None,  # seeds shuffling, dropout and augmentation (give `learner_for` one for the weights)
         monitor: str = 'valid_loss',  # what decides the best epoch: 'valid_loss' or a metric name
@@ -612,7 +645,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
         plot: bool = True,  # draw history.png beside history.csv (a tuning's trials skip it: a quarter of a small trial's time)
        ) -> History:
     "Train `learn` for `epochs` with a learning-rate policy, monitoring, early stopping, checkpoints and resume; return the `History`."
-    check_epochs(epochs)
+    check_epochs(epochs, auto=True)
     _check_lr(lr)
     if wd is not None and (not isinstance(wd, (int, float)) or wd < 0):
         raise ValueError(f"wd must be a non-negative number, got {wd!r}")
@@ -628,13 +661,15 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
     for stale in run_dir.glob('.*.tmp'):  # temporary files of a process killed while saving
         stale.unlink()
     design = getattr(learn, 'design', {})
+    policy = policy if policy is not None else DEFAULT_POLICY.get(design.get('arch'), 'one_cycle')
+    epochs, epochs_why = auto_epochs(learn) if epochs == 'auto' else (int(epochs), 'given')
     n = _batches_per_epoch(learn.dls.train)
     plan = {'epochs': int(epochs), 'policy': policy, 'batches_per_epoch': n,
             'arch': design.get('arch', type(learn.model).__name__), 'wd': learn.wd if wd is None else wd}
     check_choice(policy, POLICIES, 'policy')
     style = progress_style(progress)
     precision_cb, precision = _precision(mixed_precision, learn)
-    decisions = {'epochs': int(epochs), 'policy': policy, 'seed': seed, 'monitor': monitor, 'patience': patience,
+    decisions = {'epochs': int(epochs), 'epochs_why': epochs_why, 'policy': policy, 'seed': seed, 'monitor': monitor, 'patience': patience,
                  'clip': clip, 'mixed_precision': precision, 'device': str(learn.dls.device), 'run_dir': str(run_dir),
                  'design': design}
     first, rows, smooth, scaler = 0, [], None, None
@@ -665,7 +700,12 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
             for i, dl in enumerate(learn.dls.loaders):
                 dl.rng = random.Random(seed + i)
         source = 'given'
-        if lr is None:
+        if lr is None and design.get('arch') in DEFAULT_LR:
+            lr, why = DEFAULT_LR[design['arch']]
+            source = f"default for {design['arch']}: {why}"
+            if style == 'lines':
+                print(f"lr: {lr:g} (default for {design['arch']})", flush=True)
+        if lr is None or lr == 'find':
             try:
                 lr, source = find_lr(learn, run_dir, style == 'bars'), 'lr_find (valley suggestion)'
             except LRFindError as e:  # a heavy-tailed target can make the search diverge at once: a safe default

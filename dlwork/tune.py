@@ -37,7 +37,7 @@ from .model import (ARCHITECTURES, DEFAULT_LOSS, DEFAULT_WD, INITIALISERS, LOSSE
                           SEGMENTATION_LOSSES, arch_builder, arch_options, check_arch, default_arch, learner_for, metric_value,
                           network_kind)
 from .prep import Prepared
-from .train import (POLICIES, OverfittingWarning, TrainingDiverged, check_epochs, greater_is_better, find_lr, fit,
+from .train import (DEFAULT_LR, DEFAULT_POLICY, POLICIES, OverfittingWarning, TrainingDiverged, check_epochs, greater_is_better, find_lr, fit,
                           progress_style)
 
 # %% ../nbs/04_tune.ipynb #20335989
@@ -540,6 +540,12 @@ def default_space(prepared: Prepared,  # the prepared data
                      loss=Choice(list(SEGMENTATION_LOSSES)), lr=Float(1e-3, 3e-2, log=True),
                      wd=Float(1e-4, 0.1, log=True), bs=Choice([8, 16, 32]))
     arch = check_arch(arch or default_arch(prepared)[0], modality)
+    if arch == 'tabm':  # every piece of the ensemble MLP is an option; label smoothing where the loss is cross-entropy
+        smoothing = {'label_smoothing': Float(0.0, 0.2)} if DEFAULT_LOSS[prepared.problem.task] == 'cross_entropy' else {}
+        return Space(k=Choice([1, 4, 8, 16]), layers=Widths((1, 3), (64, 512), growth=1.0), dropout=Float(0.0, 0.4),
+                     numeric=Choice(['auto', 'none']), sigma=Float(0.01, 1.0, log=True), smooth_clip=Choice([True, False]),
+                     parametric=Choice([True, False]), **smoothing, lr=Float(3e-4, 1e-2, log=True),
+                     wd=Float(1e-5, 0.1, log=True), bs=Choice([32, 64, 128, 256]))
     if arch == 'mlp':
         return Space(layers=Widths((1, 3), (32, 512), growth=0.5), dropout=Float(0.0, 0.5),
                      opt=Choice(['adamw', 'sgd']), mom=Float(0.8, 0.99, when={'opt': 'sgd'}), **rates)
@@ -582,7 +588,8 @@ def default_config(prepared: Prepared,  # the prepared data
     options = {k: (list(v.default) if isinstance(v.default, tuple) else v.default)
                for k, v in inspect.signature(builder).parameters.items() if v.default is not inspect.Parameter.empty}
     learner = {'arch': arch, 'opt': 'adamw', 'wd': DEFAULT_WD.get(arch, (0.01,))[0], 'bs': prepared.dls.train.bs,
-               'loss': DEFAULT_LOSS[prepared.problem.task], 'label_smoothing': 0.0, 'policy': 'one_cycle'}
+               'loss': DEFAULT_LOSS[prepared.problem.task], 'label_smoothing': 0.0,
+               'policy': DEFAULT_POLICY.get(arch, 'one_cycle')}
     config = {}
     for name, p in space.params.items():
         if not isinstance(p, Param):
@@ -591,7 +598,10 @@ def default_config(prepared: Prepared,  # the prepared data
             value = learner.get(name, options.get(name))
             if _fits(p, value):
                 config[name] = value
-    if isinstance(space.params.get('lr'), Param) and space.params['lr'].active(config):
+    if isinstance(space.params.get('lr'), Param) and space.params['lr'].active(config) and arch in DEFAULT_LR:
+        if _fits(space.params['lr'], DEFAULT_LR[arch][0]):  # the architecture's own default, as `fit` would use
+            config['lr'] = DEFAULT_LR[arch][0]
+    elif isinstance(space.params.get('lr'), Param) and space.params['lr'].active(config):
         build = {k: v for k, v in config.items() if k not in FIT_KEYS + ('lr',)}
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(run_dir) if run_dir is not None else Path(scratch)

@@ -38,7 +38,7 @@ SECTIONS = {  # section of a workflow config → (module, function whose keyword
 }
 # Defaults of the workflow that differ from the function's own: tuning is off unless asked for, and the number of epochs,
 # which `fit` requires, is that of `dlwork train`.
-WORKFLOW_DEFAULTS = {'train': {'epochs': 10}, 'tune': {'trials': 0, 'epochs': None}, 'problem': {'target': None}}
+WORKFLOW_DEFAULTS = {'train': {'epochs': 'auto'}, 'tune': {'trials': 0, 'epochs': None}, 'problem': {'target': None}}
 
 # %% ../nbs/93_workflow.ipynb #ee365d6b
 _PLAIN = (int, float, str, bool, list, dict, type(None))
@@ -69,6 +69,9 @@ def _plain_type(annotation, default, namespace: dict):
     args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
     kept = []
     for a in args:
+        if typing.get_origin(a) is typing.Literal:  # a word the value may also be, e.g. epochs: int | Literal['auto']
+            kept.append(a)
+            continue
         a = typing.get_origin(a) or a
         a = {Path: str, tuple: list}.get(a, a)
         if a in _PLAIN and a not in kept:
@@ -134,7 +137,7 @@ class ConfigError(ValueError):
 
 def _describe(error: dict, known: dict) -> str:
     "One pydantic error as a sentence naming the key."
-    loc = [str(p) for p in error['loc'] if not str(p).startswith(('function-', 'union[', 'nullable['))]
+    loc = [str(p) for p in error['loc'] if not str(p).startswith(('function-', 'union[', 'nullable[', 'literal['))]
     loc = [p for p in loc if p not in ('int', 'float', 'str', 'bool', 'list', 'dict', 'list[str]', 'none')]
     key = '.'.join(loc)
     if error['type'] == 'extra_forbidden':
@@ -519,7 +522,7 @@ def _phases(cfg: dict, data: pd.DataFrame, target, final: Path, tmp: Path, progr
         started = phase(3, f'tune: {trials} trials with Optuna')
         tune = _function('tune')
         tune_args = {k: v for k, v in cfg['tune'].items()}
-        tune_args['epochs'] = tune_args['epochs'] or cfg['train']['epochs']
+        tune_args['epochs'] = tune_args['epochs'] or (cfg['train']['epochs'] if cfg['train']['epochs'] != 'auto' else 10)
         tuning = tune(prepared, seed=seed, run_dir=tmp / 'tune', progress=progress, **_arguments(tune_args, tune))
         results['tuning'] = tuning
         seconds['tune'] = time.perf_counter() - started

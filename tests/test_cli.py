@@ -215,4 +215,4 @@ def test_train_into_a_pipe_prints_one_plain_line_per_epoch(dlwork, tmp_path):
     epochs = [line for line in done.stdout.splitlines() if line.startswith('epoch ')]
     assert [line.split()[1] for line in epochs] == ['1/4', '2/4', '3/4', '4/4']
     assert all('train_loss' in line and 'valid_loss' in line and 'accuracy' in line for line in epochs)
-    assert done.stdout.splitlines()[0].startswith('lr_find: valley suggestion')
+    assert done.stdout.splitlines()[0].startswith('lr: 0.002 (default for tabm)')
