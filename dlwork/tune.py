@@ -546,8 +546,8 @@ def default_space(prepared: Prepared,  # the prepared data
                      numeric=Choice(['auto', 'none']), sigma=Float(0.01, 1.0, log=True), smooth_clip=Choice([True, False]),
                      parametric=Choice([True, False]), **smoothing, lr=Float(3e-4, 1e-2, log=True),
                      wd=Float(1e-5, 0.1, log=True), bs=Choice([32, 64, 128, 256]))
-    if arch == 'mlp':
-        return Space(layers=Widths((1, 3), (32, 512), growth=0.5), dropout=Float(0.0, 0.5),
+    if arch == 'mlp':  # named, since the default architecture of tables is the ensemble MLP
+        return Space(arch='mlp', layers=Widths((1, 3), (32, 512), growth=0.5), dropout=Float(0.0, 0.5),
                      opt=Choice(['adamw', 'sgd']), mom=Float(0.8, 0.99, when={'opt': 'sgd'}), **rates)
     if arch == 'cnn':
         return Space(channels=Widths((2, 4), (8, 64), growth=2.0), dropout=Float(0.0, 0.5), **rates)

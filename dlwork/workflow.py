@@ -149,6 +149,21 @@ def _describe(error: dict, known: dict) -> str:
     return f"key {key!r}: {error['msg'][0].lower() + error['msg'][1:]} (got {got})"
 
 
+def _merged(sentences: list) -> list:
+    "One sentence per key: the alternatives a value may take (a number or 'auto') joined with 'or'."
+    out, wanted = [], {}
+    for s in sentences:
+        head, sep, rest = s.partition(': input should be ')
+        if sep and rest.endswith(')') and ' (got ' in rest:
+            what, got = rest[:-1].rsplit(' (got ', 1)
+            if (head, got) in wanted:
+                out[wanted[head, got]] = out[wanted[head, got]][:-len(f' (got {got})')] + f' or {what} (got {got})'
+                continue
+            wanted[head, got] = len(out)
+        out.append(s)
+    return out
+
+
 def check_config(config: dict | None = None,  # a workflow config (from YAML), or None for every default
                 ) -> dict:  # the config with every default filled in
     "Validate a workflow config against `config_schema()`: unknown keys and wrong types are a `ConfigError` naming them."
@@ -162,7 +177,7 @@ def check_config(config: dict | None = None,  # a workflow config (from YAML), o
     except ValidationError as e:
         known = {'': list(schema.model_fields)}
         known.update({s: list(schema.model_fields[s].annotation.model_fields) for s in ['data', *SECTIONS]})
-        raise ConfigError('; '.join(_describe(err, known) for err in e.errors())) from None
+        raise ConfigError('; '.join(_merged([_describe(err, known) for err in e.errors()]))) from None
     _check_model_options(checked['model'])
     return checked
 
