@@ -514,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     _prep_arguments(train)
     train.add_argument('--epochs', type=_epochs, default='auto', help="epochs in the whole run, or 'auto' (default): "
                        'tables by optimisation steps (about 1000), other data 10')
-    train.add_argument('--arch', help='architecture: mlp, cnn, xresnet18…, rnn, lstm, gru or transformer (default: by data)')
+    train.add_argument('--arch', help='architecture: tabm, mlp, cnn, xresnet18…, rnn, lstm, gru or transformer (default: by data)')
     train.add_argument('--option', action='append', metavar='KEY=VALUE',
                        help='an architecture option, e.g. --option hidden=128 --option layers=[64,32]')
     train.add_argument('--loss', help='loss: cross_entropy, binary_cross_entropy, mse, mae or huber (default: by task)')

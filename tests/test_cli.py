@@ -184,9 +184,12 @@ def test_train_takes_architecture_options(dlwork, tmp_path):
     assert done.returncode == 0, done.stderr
     decisions = json.loads((tmp_path / 'p' / 'train' / 'training.json').read_text())
     assert decisions['design']['options'] == {'layers': [16], 'dropout': 0.2}
-    assert 'mlp trained 2 epochs at lr 0.01 (given)' in done.stdout
+    assert 'tabm trained 2 epochs at lr 0.01 (given)' in done.stdout
     bad = dlwork('train', '--example', 'penguins', '--epochs', '2', '--option', 'hiden=3', '--out', tmp_path / 'q')
-    assert bad.returncode == 2 and "architecture 'mlp' has no option 'hiden'" in bad.stderr
+    assert bad.returncode == 2 and "architecture 'tabm' has no option 'hiden'" in bad.stderr
+    plain = dlwork('train', '--example', 'penguins', '--epochs', '2', '--arch', 'mlp', '--option', 'batch_norm=false',
+                   '--out', tmp_path / 'r')
+    assert plain.returncode == 0 and 'mlp trained 2 epochs' in plain.stdout, plain.stderr
 
 
 def test_target_leakage_stops_prepare_and_train_with_status_2_and_writes_nothing(dlwork, tmp_path):

@@ -57,7 +57,7 @@ def test_resume_refuses_a_different_plan(dlwork, tmp_path):
     run = tmp_path / 'p'
     assert dlwork('train', '--example', 'penguins', '--epochs', '2', '--lr', '0.01', '--out', run, '--quiet').returncode == 0
     before = (run / 'train' / 'checkpoint.pth').read_bytes()
-    done = dlwork('train', '--example', 'penguins', '--epochs', '2', '--arch', 'mlp', '--lr', '0.02', '--resume',
+    done = dlwork('train', '--example', 'penguins', '--epochs', '2', '--lr', '0.02', '--resume',
                   '--out', run, '--quiet')
     assert done.returncode == 2
     assert 'cannot resume' in done.stderr and 'lr=0.01' in done.stderr
@@ -67,7 +67,7 @@ def test_resume_refuses_a_different_plan(dlwork, tmp_path):
 def test_diverged_training_exits_with_the_epoch_and_batch(dlwork, tmp_path):
     "An absurd learning rate makes the loss infinite: exit status 1, the message names where, the checkpoint stays."
     run = tmp_path / 'boom'
-    done = dlwork('train', '--example', 'diabetes', '--epochs', '3', '--lr', '1e6', '--option', 'batch_norm=false',
+    done = dlwork('train', '--example', 'diabetes', '--epochs', '3', '--lr', '1e6', '--arch', 'mlp', '--option', 'batch_norm=false',
                   '--out', run, '--quiet')
     assert done.returncode == 1, done.stderr
     assert 'training diverged: the loss became' in done.stderr and 'at epoch' in done.stderr and 'batch' in done.stderr
