@@ -10,7 +10,7 @@ out = sys.argv[1]
 ex = load_example('penguins')
 learn = learner_for(prepare(ex.problem(), ex.data), bs=32, seed=0)
 with distributed(learn):
-    h = fit(learn, 3, lr=1e-2, seed=0, run_dir=out, progress=False)
+    h = fit(learn, 3, lr=1e-2, policy='one_cycle', seed=0, run_dir=out, progress=False)
 rank = int(os.environ.get('RANK', 0))
 w = torch.cat([p.detach().flatten() for p in learn.model.parameters()])
 json.dump({'rank': rank, 'world': int(os.environ.get('WORLD_SIZE', 1)), 'checksum': float(w.double().sum()),
