@@ -207,6 +207,7 @@ class EnsembleMLP(nn.Module):
                  embed_width: int = 8,  # periodic embedding: features per column
                  sigma: float = 0.1,  # periodic embedding: spread of the initial frequencies
                  smooth_clip: bool = True,  # softly clip the scaled numbers: x / sqrt(1 + (x/3)²)
+                 linear: bool | None = None,  # add a linear function of the embeddings and unclipped scaled numbers to each output (None: when `mean_of` is 'value', i.e. regression)
                  embed_max: int = 16,  # widest categorical embedding (fastai's rule below it)
                 ):
         super().__init__()
@@ -245,6 +246,12 @@ class EnsembleMLP(nn.Module):
         bound = 1 / math.sqrt(width)
         self.head_weight = nn.Parameter(torch.empty(self.k, width, n_out).uniform_(-bound, bound))
         self.head_bias = nn.Parameter(torch.zeros(self.k, n_out))
+        if linear is not None and not isinstance(linear, (bool, np.bool_)):
+            raise ValueError(f"linear must be True, False or None (for regression only), got {linear!r}")
+        self.linear = None
+        if (mean_of == 'value') if linear is None else linear:  # a linear part, starting at 0: as without it at first
+            self.linear = nn.Linear(sum(e.embedding_dim for e in self.embeddings) + n_cont, n_out)
+            nn.init.zeros_(self.linear.weight); nn.init.zeros_(self.linear.bias)
 
     def members_forward(self,
                         x_cat,  # categorical codes, (batch, categorical columns), long
@@ -252,15 +259,18 @@ class EnsembleMLP(nn.Module):
                        ):
         "Every member's logits (or values): (batch, k, n_out)."
         parts = [e(x_cat[:, i]) for i, e in enumerate(self.embeddings)]
+        direct = list(parts)  # the linear part's inputs: the numbers unclipped, so that it extrapolates as a linear model does
         if self.n_cont:
             x = (x_cont - self.centre) / self.scale
+            direct.append(x)
             if self.smooth_clip:
                 x = x / torch.sqrt(1 + (x / 3) ** 2)
             parts.append(x)
             if self.numeric is not None:
                 parts.append(self.numeric(x))
         h = self.body(torch.cat(parts, 1).unsqueeze(1) * self.members)
-        return torch.einsum('bkw,kwo->bko', h, self.head_weight) + self.head_bias
+        out = torch.einsum('bkw,kwo->bko', h, self.head_weight) + self.head_bias
+        return out if self.linear is None else out + self.linear(torch.cat(direct, 1)).unsqueeze(1)
 
     def forward(self,
                 x_cat,  # categorical codes, (batch, categorical columns), long

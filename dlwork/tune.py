@@ -540,11 +540,13 @@ def default_space(prepared: Prepared,  # the prepared data
                      loss=Choice(list(SEGMENTATION_LOSSES)), lr=Float(1e-3, 3e-2, log=True),
                      wd=Float(1e-4, 0.1, log=True), bs=Choice([8, 16, 32]))
     arch = check_arch(arch or default_arch(prepared)[0], modality)
-    if arch == 'tabm':  # every piece of the ensemble MLP is an option; label smoothing where the loss is cross-entropy
-        smoothing = {'label_smoothing': Float(0.0, 0.2)} if DEFAULT_LOSS[prepared.problem.task] == 'cross_entropy' else {}
+    if arch == 'tabm':  # every piece of the ensemble MLP is an option; label smoothing where the loss is cross-entropy, the linear part for regression
+        by_task = {'label_smoothing': Float(0.0, 0.2)} if DEFAULT_LOSS[prepared.problem.task] == 'cross_entropy' else {}
+        if prepared.problem.task == 'regression':  # the linear part (on by default for regression only)
+            by_task = {'linear': Choice([True, False])}
         return Space(k=Choice([1, 4, 8, 16]), layers=Widths((1, 3), (64, 512), growth=1.0), dropout=Float(0.0, 0.4),
                      numeric=Choice(['auto', 'none']), sigma=Float(0.01, 1.0, log=True), smooth_clip=Choice([True, False]),
-                     parametric=Choice([True, False]), **smoothing, lr=Float(3e-4, 1e-2, log=True),
+                     parametric=Choice([True, False]), **by_task, lr=Float(3e-4, 1e-2, log=True),
                      wd=Float(1e-5, 0.1, log=True), bs=Choice([32, 64, 128, 256]))
     if arch == 'mlp':  # named, since the default architecture of tables is the ensemble MLP
         return Space(arch='mlp', layers=Widths((1, 3), (32, 512), growth=0.5), dropout=Float(0.0, 0.5),
@@ -589,7 +591,7 @@ def default_config(prepared: Prepared,  # the prepared data
                for k, v in inspect.signature(builder).parameters.items() if v.default is not inspect.Parameter.empty}
     learner = {'arch': arch, 'opt': 'adamw', 'wd': DEFAULT_WD.get(arch, (0.01,))[0], 'bs': prepared.dls.train.bs,
                'loss': DEFAULT_LOSS[prepared.problem.task], 'label_smoothing': 0.0,
-               'policy': DEFAULT_POLICY.get(arch, 'one_cycle')}
+               'policy': DEFAULT_POLICY.get(arch, 'one_cycle'), 'linear': prepared.problem.task == 'regression'}
     config = {}
     for name, p in space.params.items():
         if not isinstance(p, Param):
