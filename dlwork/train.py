@@ -533,7 +533,7 @@ def _check_lr(lr):
 
 DEFAULT_LR = {  # architectures whose default learning rate was chosen on the proving ground (bench/suite), and why
     'tabm': (2e-3, 'the ensemble MLP’s default, chosen on the proving ground’s tables, where it beat lr_find’s valley '
-                   'suggestion (median gap to the best baseline −0.001 against −0.004 on 32 tables) and saves its search'),
+                   'suggestion (median gap to the best baseline −0.001 against −0.004 on 22 classification tables) and saves its search'),
 }
 DEFAULT_POLICY = {'tabm': 'flat_cos'}  # architectures whose learning-rate policy was chosen on the proving ground
 
