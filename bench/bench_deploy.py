@@ -1,5 +1,5 @@
 """Deployed prediction speed: dlwork's `Predictor` (JSON recipe + ONNX Runtime, no torch) against fastai's own paths,
-measured in one run on the penguins MLP and 10,000 raw rows (2 CPU cores).
+measured in one run on the penguins default network (the ensemble MLP, `tabm`) and 10,000 raw rows (2 CPU cores).
 
 Baselines, each on the same rows and the same trained weights where they can share them:
 - fastai's default tabular path: `TabularDataLoaders.from_df` with `Categorify, FillMissing, Normalize` procs and a
@@ -10,7 +10,7 @@ Baselines, each on the same rows and the same trained weights where they can sha
 Batch times are medians of `--repeats` runs; single rows are timed one call at a time over `--rows-single` records,
 with p50 and p99. Prints `ratio predictor_batch_vs_fastai_get_preds`, `ratio predictor_batch_vs_dlwork_get_preds`,
 `ratio predictor_row_vs_learn_predict` and the quantized model's speed and accuracy against float.
-Run: python bench/bench_deploy.py [--rows 10000] [--repeats 5]
+Run: python bench/bench_deploy.py [--rows 10000] [--repeats 5] [--arch mlp]
 """
 import argparse
 import statistics
@@ -44,12 +44,14 @@ def main():
     parser.add_argument('--rows', type=int, default=10000)
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--rows-single', type=int, default=300)
+    parser.add_argument('--arch', default=None, help="the network (default: dlwork's default for tables, the ensemble MLP)")
     args = parser.parse_args()
     from fastai.tabular.all import Categorify, FillMissing, Normalize, TabularDataLoaders, tabular_learner
     tmp = Path(tempfile.mkdtemp())
     example = load_example('penguins')
     prepared = prepare(example.problem(), example.data)
-    learn = learner_for(prepared, seed=0, path=tmp)
+    learn = learner_for(prepared, args.arch, seed=0, path=tmp)
+    print(f"network: {learn.design['arch']}, {learn.design['parameters']:,} parameters")
     fit(learn, 5, seed=0, progress=False, checkpoint=False)
     bundle = export_bundle(learn, prepared, tmp / 'bundle')
     predictor, int8 = Predictor.load(bundle), Predictor.load(bundle, quantized=True)

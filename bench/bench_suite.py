@@ -195,7 +195,8 @@ def summary(results: pd.DataFrame, refusals: dict, peers: pd.DataFrame | None = 
             gaps = _peer_gaps(results, peers, peer)
             if len(gaps):
                 out[f'suite_nn_vs_{key}_median_gap'] = gaps.median()
-        tabm = peers[peers['peer'] == 'TabM-D'].set_index('task')['seconds'] if 'seconds' in peers else pd.Series(dtype=float)
+        alone = peers[~peers['cpu_shared'].fillna(False).astype(bool)] if 'cpu_shared' in peers else peers  # timings need a quiet CPU
+        tabm = alone[alone['peer'] == 'TabM-D'].set_index('task')['seconds'] if 'seconds' in alone else pd.Series(dtype=float)
         fit_s = small.groupby('task')['train_s'].median() if 'train_s' in small else pd.Series(dtype=float)
         both = fit_s.index.intersection(tabm.dropna().index)
         if len(both):

@@ -114,6 +114,9 @@ def main(argv=None):
     parser.add_argument('--resume', action='store_true', help='skip task/peer pairs already in the CSV')
     parser.add_argument('--results', default=str(PEERS_CSV))
     parser.add_argument('--work', default=str(HERE / 'suite' / '.work'))
+    parser.add_argument('--timeout', type=int, default=900, help='seconds for one task (both peers) before it counts as not finished')
+    parser.add_argument('--shared-cpu', action='store_true',
+                        help='other work shares the CPU: the rows are marked, and their seconds are not used as timings')
     parser.add_argument('--one', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     work, results = Path(args.work), Path(args.results)
@@ -136,13 +139,19 @@ def main(argv=None):
                  if not (args.resume and ((old['task'] == task['name']) & (old['peer'] == p)).any())]
         if not peers:
             continue
-        proc = subprocess.run([sys.executable, __file__, '--one', task['name'], '--peers', ','.join(peers),
-                               '--work', str(work)], capture_output=True, text=True)
-        lines = [l for l in proc.stdout.splitlines() if l.startswith('ROWS ')]
-        rows = json.loads(lines[-1][5:]) if lines else [
-            {'task': task['name'], 'peer': p, 'error': (proc.stderr.strip().splitlines() or ['crash'])[-1][:300]} for p in peers]
+        try:
+            proc = subprocess.run([sys.executable, __file__, '--one', task['name'], '--peers', ','.join(peers),
+                                   '--work', str(work)], capture_output=True, text=True, timeout=args.timeout)
+            lines = [l for l in proc.stdout.splitlines() if l.startswith('ROWS ')]
+            rows = json.loads(lines[-1][5:]) if lines else [
+                {'task': task['name'], 'peer': p, 'error': (proc.stderr.strip().splitlines() or ['crash'])[-1][:300]}
+                for p in peers]
+        except subprocess.TimeoutExpired:
+            rows = [{'task': task['name'], 'peer': p, 'error': f'no result after {args.timeout} s (both peers together)'}
+                    for p in peers]
         for row in rows:
             row['measured'] = time.strftime('%Y-%m-%d')
+            row['cpu_shared'] = bool(args.shared_cpu)
             old = pd.concat([old[~((old['task'] == row['task']) & (old['peer'] == row['peer']))], pd.DataFrame([row])],
                             ignore_index=True)
             score = row.get('accuracy', row.get('rmse'))

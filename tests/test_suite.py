@@ -166,3 +166,27 @@ def test_dlwork_run_takes_a_url_checks_its_hash_and_caches_it(tmp_path):
     finally:
         server.shutdown()
         os.environ.pop('DLWORK_CACHE', None)
+
+
+def test_the_summary_compares_with_the_peers_on_the_same_tasks_and_times_only_quiet_runs():
+    from bench_suite import summary
+    results = pd.DataFrame([
+        {'task': 'a', 'type': 'binary', 'rows': 500, 'exit': '0', 'run_s': 20.0, 'eda_s': 1.0, 'peak_rss_mb': 900.0,
+         'verdict': 'no difference', 'gap': 0.01, 'train_s': 10.0, 'nn_accuracy': 0.80, 'seed': 0},
+        {'task': 'a', 'type': 'binary', 'rows': 500, 'exit': '0', 'run_s': 22.0, 'eda_s': 1.0, 'peak_rss_mb': 900.0,
+         'verdict': 'no difference', 'gap': 0.03, 'train_s': 12.0, 'nn_accuracy': 0.84, 'seed': 1},
+        {'task': 'b', 'type': 'regression', 'rows': 800, 'exit': '0', 'run_s': 30.0, 'eda_s': 1.0, 'peak_rss_mb': 900.0,
+         'verdict': 'worse', 'gap': -0.05, 'train_s': 20.0, 'nn_r2': 0.70, 'seed': 0}])
+    peers = pd.DataFrame([
+        {'task': 'a', 'peer': 'RealMLP-TD', 'seconds': 5.0, 'accuracy': 0.80, 'cpu_shared': False},
+        {'task': 'a', 'peer': 'TabM-D', 'seconds': 40.0, 'accuracy': 0.85, 'cpu_shared': False},
+        {'task': 'b', 'peer': 'RealMLP-TD', 'seconds': 9.0, 'r2': 0.60, 'cpu_shared': True},
+        {'task': 'b', 'peer': 'TabM-D', 'seconds': 400.0, 'r2': 0.75, 'cpu_shared': True},
+        {'task': 'c', 'peer': 'TabM-D', 'error': 'no result after 900 s (both peers together)', 'cpu_shared': False}])
+    out = summary(results, {}, peers)
+    assert out['suite_nn_not_worse'] == pytest.approx(0.5)
+    # task a: the median of the two seeds (0.82) against each peer; task b: R² against R²
+    assert out['suite_nn_vs_realmlp_median_gap'] == pytest.approx(np.median([0.82 - 0.80, 0.70 - 0.60]))
+    assert out['suite_nn_vs_tabm_median_gap'] == pytest.approx(np.median([0.82 - 0.85, 0.70 - 0.75]))
+    # timing: only task a, whose peer ran on a quiet CPU (task b's TabM-D shared it): median train_s 11 over 40 s
+    assert out['suite_fit_time_vs_tabm'] == pytest.approx(11.0 / 40.0)

@@ -6,6 +6,7 @@ then cleans them with `nbdev_clean` (cell ids, execution counts and metadata as 
 
     python tools/run_notebooks.py nbs/05_evaluate.ipynb nbs/index.ipynb   # some
     python tools/run_notebooks.py                                       # every notebook in nbs/
+    python tools/run_notebooks.py --notest nbs/94_proving_ground.ipynb  # also the `notest` cells (pages of bench results)
 
 A notebook whose run fails is left as it was, and the script exits 1 naming it.
 """
@@ -25,23 +26,25 @@ SKIP_FLAGS = {'slow', 'notest'}
 DIRECTIVE = re.compile(r'^\s*#\|\s*(.*)$')
 
 
-def _skipped(cell) -> bool:
-    "Whether `nbdev_test` would skip this cell: not code, flagged slow/notest, `eval: false`, or an export call."
+def _skipped(cell, skip: set = SKIP_FLAGS) -> bool:
+    "Whether `nbdev_test` would skip this cell: not code, flagged slow/notest (those in `skip`), `eval: false`, or an export call."
     if cell.cell_type != 'code':
         return True
     flags = {m.group(1).strip() for m in map(DIRECTIVE.match, cell.source.splitlines()) if m}
-    return bool(flags & SKIP_FLAGS) or any(f.replace(' ', '') == 'eval:false' for f in flags) or 'nbdev_export(' in cell.source
+    return bool(flags & skip) or any(f.replace(' ', '') == 'eval:false' for f in flags) or 'nbdev_export(' in cell.source
 
 
-def run(path: Path) -> float:
-    "Run one notebook and write its outputs; returns the seconds it took (raises on a failing cell)."
+def run(path: Path, notest: bool = False) -> float:
+    "Run one notebook and write its outputs (with `notest`, its `notest` cells too); returns the seconds it took (raises on a failing cell)."
     nb = read_nb(path)
     started = time.perf_counter()
     shell = CaptureShell(path)
+    skip = SKIP_FLAGS - {'notest'} if notest else SKIP_FLAGS
+    skipped = lambda cell: _skipped(cell, skip)
     with working_directory(path.parent):
-        shell.run_all(nb, exc_stop=True, preproc=_skipped)
+        shell.run_all(nb, exc_stop=True, preproc=skipped)
     for cell in nb.cells:
-        if cell.cell_type == 'code' and _skipped(cell):
+        if cell.cell_type == 'code' and skipped(cell):
             cell.outputs = []
     write_nb(nb, path)
     return time.perf_counter() - started
@@ -50,12 +53,13 @@ def run(path: Path) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('notebooks', nargs='*', type=Path, help='notebooks to run (default: every one in nbs/)')
+    parser.add_argument('--notest', action='store_true', help='run the cells flagged `notest` too (not `slow`)')
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / 'nbs').glob('*.ipynb'))
     failed = []
     for path in paths:
         try:
-            print(f'{path.name}: {run(path):.0f} s', flush=True)
+            print(f'{path.name}: {run(path, args.notest):.0f} s', flush=True)
         except Exception as e:
             print(f'{path.name}: FAILED ({type(e).__name__}: {str(e)[:300]})', file=sys.stderr, flush=True)
             failed.append(path.name)
