@@ -37,6 +37,8 @@ def test_the_task_table_holds_the_promised_mix():
     assert len(quality) >= 40 and {t['task'] for t in quality} == {'binary', 'multiclass', 'regression', 'forecast'}
     assert 12 <= len(QUICK) <= 20 and {t['task'] for t in QUICK} == {'binary', 'multiclass', 'regression', 'forecast'}
     assert all(t['why'] for t in tasks), 'every task says why its target (and its drops)'
+    text = load_tasks(subset='text')
+    assert len(text) >= 5 and {t['task'] for t in text} == {'binary', 'multiclass'}
 
 
 def test_held_out_data_is_refused(tmp_path):
@@ -190,3 +192,26 @@ def test_the_summary_compares_with_the_peers_on_the_same_tasks_and_times_only_qu
     assert out['suite_nn_vs_tabm_median_gap'] == pytest.approx(np.median([0.82 - 0.85, 0.70 - 0.75]))
     # timing: only task a, whose peer ran on a quiet CPU (task b's TabM-D shared it): median train_s 11 over 40 s
     assert out['suite_fit_time_vs_tabm'] == pytest.approx(11.0 / 40.0)
+
+
+def test_the_text_sets_are_a_text_column_and_a_target_and_the_summary_compares_them_with_tfidf():
+    from bench_suite import summary
+    from suite_tasks import task_frame
+    for task in load_tasks(subset='text'):
+        frame = task_frame(task)
+        assert frame.shape[1] == 2 and task['target'] in frame, task['name']
+        text = frame.drop(columns=task['target']).iloc[:, 0].astype(str)
+        assert text.str.split().str.len().mean() >= 3, f"{task['name']}: its text column holds words"
+    base = {'exit': '0', 'run_s': 20.0, 'eda_s': 1.0, 'peak_rss_mb': 900.0, 'verdict': 'no difference', 'gap': 0.0,
+            'train_s': 10.0, 'rows': 1000, 'type': 'binary'}
+    tfidf = lambda acc: json.dumps({'TF-IDF 1-2-grams + logistic regression': acc, 'class frequencies (majority)': 0.5})
+    results = pd.DataFrame([
+        {**base, 'task': 'a', 'seed': 0, 'nn_accuracy': 0.80, 'baselines': tfidf(0.78)},
+        {**base, 'task': 'a', 'seed': 1, 'nn_accuracy': 0.76, 'baselines': tfidf(0.78)},
+        {**base, 'task': 'a', 'seed': 2, 'nn_accuracy': 0.79, 'baselines': tfidf(0.78)},
+        {**base, 'task': 'b', 'seed': 0, 'nn_accuracy': 0.60, 'baselines': tfidf(0.65)},
+        {**base, 'task': 'c', 'seed': 0, 'nn_accuracy': 0.90, 'baselines': json.dumps({'logistic regression': 0.95})}])
+    out = summary(results, {})
+    # task a: the median of its seeds' differences (+0.01); task b: −0.05; task c has no TF-IDF baseline (a table)
+    assert out['suite_text_vs_tfidf_min'] == pytest.approx(-0.05)
+    assert out['suite_text_vs_tfidf_median'] == pytest.approx(np.median([0.01, -0.05]))
