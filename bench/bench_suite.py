@@ -177,6 +177,11 @@ def _series_ratio(row: pd.Series) -> float:
     return row['nn_rmse'] / min(naive) if naive and pd.notna(row.get('nn_rmse')) and min(naive) > 0 else float('nan')
 
 
+def _is_text(results: pd.DataFrame) -> pd.Series:
+    "Which rows are text sets: those scored against TF-IDF + logistic regression."
+    return results['baselines'].astype(str).str.contains('TF-IDF') if 'baselines' in results else pd.Series(False, index=results.index)
+
+
 def _text_gap(row: pd.Series) -> float:
     "A text task's network accuracy minus TF-IDF + logistic regression's (nan for other tasks)."
     try:
@@ -197,8 +202,7 @@ def summary(results: pd.DataFrame, refusals: dict, peers: pd.DataFrame | None = 
            'suite_nn_not_worse': (scored['verdict'] != 'worse').mean() if len(scored) else float('nan'),
            'suite_median_gap': scored['gap'].median() if len(scored) else float('nan')}
     tables = results[results['type'] != 'forecast'] if 'type' in results else results
-    if 'baselines' in tables:  # the fit-time target is for tables: text sets (a TF-IDF baseline) are left out
-        tables = tables[~tables['baselines'].astype(str).str.contains('TF-IDF')]
+    tables = tables[~_is_text(tables)]  # the fit-time target is for tables
     small = tables[tables['rows'] <= 10_000] if 'rows' in tables else tables.iloc[:0]
     if 'train_s' in small and len(small):
         out['suite_fit_max_s_10k_rows'] = small['train_s'].max()
