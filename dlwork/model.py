@@ -33,10 +33,11 @@ from .problem import METRICS, Problem, read_mask
 from .prep import Prepared
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'NUMERIC_EMBEDDINGS', 'ENSEMBLE_OUTPUTS', 'XRESNETS', 'PRETRAINED', 'UNET_ENCODERS', 'RECURRENT_CELLS',
-           'POSITIONAL', 'INITIALISERS', 'SEGMENTATION_LOSSES', 'LOSSES', 'DEFAULT_LOSS', 'OPTIMIZERS', 'ARCHITECTURES',
-           'DEFAULT_ARCH', 'BAG_MAX_TEXTS', 'DEFAULT_WD', 'DEFAULT_OPT', 'activation_layer', 'MLP',
-           'ParametricActivation', 'PeriodicEmbedding', 'robust_scaling', 'EnsembleMLP', 'SimpleCNN', 'xresnet_model',
+__all__ = ['ACTIVATIONS', 'NUMERIC_EMBEDDINGS', 'LINEAR_STARTS', 'ENSEMBLE_OUTPUTS', 'XRESNETS', 'PRETRAINED', 'UNET_ENCODERS',
+           'RECURRENT_CELLS', 'POSITIONAL', 'INITIALISERS', 'SEGMENTATION_LOSSES', 'LOSSES', 'DEFAULT_LOSS',
+           'OPTIMIZERS', 'ARCHITECTURES', 'DEFAULT_ARCH', 'BAG_MAX_TEXTS', 'DEFAULT_WD', 'DEFAULT_OPT',
+           'activation_layer', 'MLP', 'ParametricActivation', 'PeriodicEmbedding', 'PiecewiseLinearEmbedding',
+           'quantile_edges', 'LinearPart', 'robust_scaling', 'EnsembleMLP', 'SimpleCNN', 'xresnet_model',
            'pretrained_available', 'pretrained_model', 'UNet', 'dynamic_unet', 'RecurrentNet', 'TransformerNet',
            'NgramBag', 'default_init', 'init_weights', 'CrossEntropyLoss', 'BCEWithLogitsLoss', 'RegressionLoss',
            'BinaryCrossEntropy', 'SegmentationLoss', 'EnsembleLoss', 'class_weights_for', 'loss_for', 'metric_value',
@@ -168,7 +169,118 @@ class PeriodicEmbedding(nn.Module):
         return torch.relu(self.linear(torch.cat([torch.cos(v), torch.sin(v)], -1))).flatten(1)
 
 
-NUMERIC_EMBEDDINGS = ('auto', 'periodic', 'none')
+class PiecewiseLinearEmbedding(nn.Module):
+    "Numbers as piecewise-linear encodings over bins (Gorishniy et al. 2022): per column, one feature per bin, 0 below it, 1 above it and linear inside it (the first bin open below, the last open above), then a linear layer of each column's own and a ReLU."
+
+    def __init__(self,
+                 edges: list,  # per column, the increasing bin edges (≥ 2; e.g. training quantiles, `quantile_edges`), in the units of the inputs
+                 width: int = 8,  # features per column after its linear layer
+                ):
+        super().__init__()
+        if not len(edges):
+            raise ValueError("a piecewise-linear embedding needs at least one numeric column")
+        edges = [sorted({float(v) for v in e if np.isfinite(v)}) for e in edges]
+        bins = max(max(len(e) - 1 for e in edges), 1)
+        left, size = torch.zeros(len(edges), bins), torch.ones(len(edges), bins)
+        low, high, mask = torch.zeros(len(edges), bins), torch.ones(len(edges), bins), torch.zeros(len(edges), bins)
+        for i, e in enumerate(edges):
+            if len(e) < 2:  # a constant (or empty) column: one bin of width 1 from its value, open on both sides
+                e = [e[0] if e else 0.0, (e[0] if e else 0.0) + 1.0]
+            m = len(e) - 1
+            left[i, :m] = torch.tensor(e[:-1])
+            size[i, :m] = torch.tensor(np.diff(e), dtype=torch.float32)
+            mask[i, :m] = 1
+            low[i, 0], high[i, m - 1] = -1e4, 1e4  # open ends: below the first edge and above the last the line goes on
+        for name, value in (('left', left), ('size', size), ('low', low), ('high', high), ('mask', mask)):
+            self.register_buffer(name, value)
+        bound = 1 / math.sqrt(bins)
+        self.weight = nn.Parameter(torch.empty(len(edges), bins, width).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(len(edges), width).uniform_(-bound, bound))
+
+    def encode(self,
+               x,  # numbers, (batch, n_cont), in the units of the edges
+              ):
+        "The piecewise-linear encoding, (batch, n_cont, bins); bins a column does not have are 0."
+        r = (x.unsqueeze(-1) - self.left) / self.size
+        return torch.minimum(torch.maximum(r, self.low), self.high) * self.mask
+
+    def forward(self,
+                x,  # numbers, (batch, n_cont), in the units of the edges
+               ):
+        "Features of shape (batch, n_cont · width)."
+        per_column = (self.encode(x).transpose(0, 1) @ self.weight).transpose(0, 1)  # a batched MatMul (ONNX Runtime runs it far faster than Einsum)
+        return torch.relu(per_column + self.bias).flatten(1)
+
+
+def quantile_edges(x: np.ndarray,  # training values, (rows, columns); missing values are ignored
+                   bins: int = 16,  # bins per column (fewer where a column has fewer distinct values)
+                  ) -> list:  # per column, a list of increasing edges
+    "Bin edges at the training quantiles of each column, repeated edges merged: the bins of `PiecewiseLinearEmbedding`."
+    if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins < 1:
+        raise ValueError(f"bins must be a whole number of at least 1, got {bins!r}")
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    edges = []
+    for col in x.T:
+        col = col[np.isfinite(col)]
+        edges.append(np.unique(np.quantile(col, np.linspace(0, 1, bins + 1))).tolist() if len(col) else [])
+    return edges
+
+
+class LinearPart(nn.Module):
+    "A linear model on one-hot categories and numbers: a weight per category and output, a weight per number and output, and a bias; zero until fitted (`fit_ridge`) or trained."
+
+    def __init__(self,
+                 n_cont: int,  # numeric inputs
+                 cardinalities: list = (),  # categories of each categorical input
+                 n_out: int = 1,  # outputs
+                ):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_out, n_cont))
+        self.bias = nn.Parameter(torch.zeros(n_out))
+        self.categories = nn.ModuleList([nn.Embedding(n, n_out) for n in cardinalities])
+        for e in self.categories:
+            nn.init.zeros_(e.weight)
+
+    def forward(self,
+                x_cat,  # categorical codes, (batch, categorical columns), long
+                x,  # numbers, (batch, n_cont)
+               ):
+        "The linear function's value, (batch, n_out)."
+        out = self.bias + (x @ self.weight.T if self.weight.shape[1] else 0)
+        for i, e in enumerate(self.categories):
+            out = out + e(x_cat[:, i])
+        return out
+
+    def fit_ridge(self,
+                  x_cat: np.ndarray,  # categorical codes of the training rows, (rows, categorical columns)
+                  x: np.ndarray,  # numbers of the training rows, in the units `forward` receives, (rows, n_cont)
+                  y: np.ndarray,  # targets, (rows,) or (rows, n_out)
+                  alphas=tuple(np.logspace(-3, 3, 13)),  # ridge penalties; the best by leave-one-out error is used
+                 ) -> float:  # the penalty chosen
+        "Set the weights to ridge regression on one-hot categories and numbers (scikit-learn's `RidgeCV`, as the baseline)."
+        from scipy import sparse
+        from sklearn.linear_model import RidgeCV
+        x_cat, x = np.asarray(x_cat, dtype=np.int64).reshape(len(x), -1), np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        sizes = [e.num_embeddings for e in self.categories]
+        if x.shape[1] != self.weight.shape[1] or x_cat.shape[1] != len(sizes) or y.shape[1] != self.bias.shape[0]:
+            raise ValueError(f"fit_ridge got {x.shape[1]} numbers, {x_cat.shape[1]} categorical columns and {y.shape[1]} "
+                             f"outputs for a linear part of {self.weight.shape[1]}, {len(sizes)} and {self.bias.shape[0]}")
+        offsets = np.cumsum([0] + sizes[:-1]).astype(np.int64)
+        rows = np.repeat(np.arange(len(x)), len(sizes))
+        onehot = sparse.csr_matrix((np.ones(rows.size), (rows, (x_cat + offsets).ravel())), shape=(len(x), sum(sizes)))
+        ridge = RidgeCV(alphas=list(alphas)).fit(sparse.hstack([sparse.csr_matrix(x), onehot]).tocsr(), y)
+        coef = np.asarray(ridge.coef_, dtype=np.float64).reshape(y.shape[1], -1)
+        with torch.no_grad():
+            self.weight.copy_(torch.as_tensor(coef[:, :x.shape[1]]))
+            self.bias.copy_(torch.as_tensor(np.ravel(ridge.intercept_)))
+            for e, start, n in zip(self.categories, x.shape[1] + offsets, sizes):
+                e.weight.copy_(torch.as_tensor(coef[:, start:start + n].T))
+        return float(ridge.alpha_)
+
+
+NUMERIC_EMBEDDINGS = ('auto', 'periodic', 'piecewise', 'none')
+LINEAR_STARTS = ('ridge', 'zero')
 ENSEMBLE_OUTPUTS = ('softmax', 'sigmoid', 'value')
 
 
@@ -202,12 +314,15 @@ class EnsembleMLP(nn.Module):
                  dropout: float = 0.1,  # dropout after each hidden layer
                  activation: str = 'relu',  # hidden activation, from `ACTIVATIONS`
                  parametric: bool = True,  # learn a mix of each activation with the identity (`ParametricActivation`)
-                 numeric: str = 'auto',  # numeric embedding, one of `NUMERIC_EMBEDDINGS` ('auto': periodic when there are numbers)
+                 numeric: str = 'auto',  # numeric embedding, one of `NUMERIC_EMBEDDINGS` ('auto': piecewise-linear when there are numbers)
                  frequencies: int = 16,  # periodic embedding: learned frequencies per column
                  embed_width: int = 8,  # periodic embedding: features per column
                  sigma: float = 0.1,  # periodic embedding: spread of the initial frequencies
+                 bins: int = 16,  # piecewise embedding: bins per column when `edges` is not given (evenly spaced over the clipped range)
+                 edges: list | None = None,  # piecewise embedding: per numeric column, bin edges in the column's own units (`build_model`: training quantiles)
                  smooth_clip: bool = True,  # softly clip the scaled numbers: x / sqrt(1 + (x/3)²)
-                 linear: bool | None = None,  # add a linear function of the embeddings and unclipped scaled numbers to each output (None: when `mean_of` is 'value', i.e. regression)
+                 linear: bool | None = None,  # add a linear function of the one-hot categories and unclipped scaled numbers to each output (`LinearPart`; None: when `mean_of` is 'value', i.e. regression)
+                 linear_start: str = 'ridge',  # the linear part's start, one of `LINEAR_STARTS`: 'ridge' (`build_model` fits it by ridge regression on the training rows, `fit_linear`) or 'zero'
                  embed_max: int = 16,  # widest categorical embedding (fastai's rule below it)
                 ):
         super().__init__()
@@ -216,10 +331,11 @@ class EnsembleMLP(nn.Module):
         _check_dropout(dropout)
         check_choice(numeric, NUMERIC_EMBEDDINGS, 'numeric embedding')
         check_choice(mean_of, ENSEMBLE_OUTPUTS, 'mean_of')
-        if numeric == 'periodic' and not n_cont:
-            raise ValueError("numeric='periodic' embeds numeric columns, and this table has none (only categorical "
+        if numeric in ('periodic', 'piecewise') and not n_cont:
+            raise ValueError(f"numeric={numeric!r} embeds numeric columns, and this table has none (only categorical "
                              "inputs); use numeric='auto' or 'none'")
-        for name, value in (('frequencies', frequencies), ('embed_width', embed_width), ('embed_max', embed_max)):
+        for name, value in (('frequencies', frequencies), ('embed_width', embed_width), ('embed_max', embed_max),
+                            ('bins', bins)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
         _check_positive(sigma, 'sigma')
@@ -230,8 +346,11 @@ class EnsembleMLP(nn.Module):
                 raise ValueError(f"{name} has {len(values)} entries for {n_cont} numeric inputs")
             self.register_buffer(name, torch.tensor(values, dtype=torch.float32).reshape(n_cont))
         self.embeddings = nn.ModuleList([nn.Embedding(n, min(embed_max, _embedding_size(n))) for n in cardinalities])
-        self.numeric = (PeriodicEmbedding(n_cont, frequencies, embed_width, sigma)
-                        if n_cont and numeric in ('auto', 'periodic') else None)
+        self.numeric = None
+        if n_cont and numeric == 'periodic':
+            self.numeric = PeriodicEmbedding(n_cont, frequencies, embed_width, sigma)
+        elif n_cont and numeric in ('auto', 'piecewise'):
+            self.numeric = PiecewiseLinearEmbedding(self._scaled_edges(edges, bins), embed_width)
         width = sum(e.embedding_dim for e in self.embeddings) + n_cont + (n_cont * embed_width if self.numeric else 0)
         if width == 0:
             raise ValueError("an EnsembleMLP needs at least one input column")
@@ -248,10 +367,54 @@ class EnsembleMLP(nn.Module):
         self.head_bias = nn.Parameter(torch.zeros(self.k, n_out))
         if linear is not None and not isinstance(linear, (bool, np.bool_)):
             raise ValueError(f"linear must be True, False or None (for regression only), got {linear!r}")
-        self.linear = None
-        if (mean_of == 'value') if linear is None else linear:  # a linear part, starting at 0: as without it at first
-            self.linear = nn.Linear(sum(e.embedding_dim for e in self.embeddings) + n_cont, n_out)
-            nn.init.zeros_(self.linear.weight); nn.init.zeros_(self.linear.bias)
+        check_choice(linear_start, LINEAR_STARTS, 'linear_start')
+        self.linear, self.linear_start, self.linear_why = None, linear_start, None  # `fit_linear` says what it did
+        self.starts_as = None  # 'ridge regression' once `fit_linear` has set the start (`fit` keeps it if no epoch beats it)
+        if (mean_of == 'value') if linear is None else linear:  # a linear part, zero until `fit_linear` or training
+            self.linear = LinearPart(n_cont, cardinalities, n_out)
+
+    def fit_linear(self,
+                   x_cat: np.ndarray,  # categorical codes of the training rows, (rows, categorical columns)
+                   x_cont: np.ndarray,  # numbers of the training rows, as `forward` receives them, (rows, n_cont)
+                   y: np.ndarray,  # the targets the network predicts (standardised, under `TargetScale`), (rows, n_out)
+                   valid: tuple | None = None,  # (codes, numbers, targets) of validation rows: keep the ridge start only if it beats the training mean there
+                  ) -> str:  # what was done, in words
+        "Start as ridge regression: fit the linear part to the training rows (`LinearPart.fit_ridge`) and zero the members' output layers, so that the network's first prediction is the ridge model's and the hidden layers learn what it leaves. With `valid`, a ridge model no better than the training mean on those rows is undone (the linear part back to zero)."
+        if self.linear is None:
+            raise ValueError("this network has no linear part to fit (linear=False, or a classification output)")
+        scaled = lambda v: (np.asarray(v, dtype=np.float64).reshape(len(v), -1) - self.centre.numpy()) / self.scale.numpy()
+        alpha = self.linear.fit_ridge(x_cat, scaled(x_cont), y)
+        if valid is not None and len(valid[2]):
+            codes, numbers, target = valid
+            target = np.asarray(target, dtype=np.float64).reshape(len(target), -1)
+            with torch.no_grad():
+                fitted = self.linear(torch.as_tensor(np.asarray(codes, dtype=np.int64).reshape(len(target), -1)),
+                                     torch.as_tensor(scaled(numbers), dtype=torch.float32)).double().numpy()
+            mean = np.asarray(y, dtype=np.float64).reshape(len(y), -1).mean(0)
+            ridge_mse, mean_mse = ((fitted - target) ** 2).mean(), ((mean - target) ** 2).mean()
+            if not ridge_mse < mean_mse:
+                with torch.no_grad():
+                    for p in self.linear.parameters():
+                        p.zero_()
+                return (f'linear part started at zero: ridge regression (penalty {alpha:g}) was no better than the '
+                        f'training mean on the validation rows (MSE {ridge_mse:.3g} against {mean_mse:.3g}, standardised)')
+        with torch.no_grad():
+            self.head_weight.zero_(); self.head_bias.zero_()
+        self.starts_as = 'ridge regression'
+        return (f'started as ridge regression on the training rows (penalty {alpha:g}, chosen by leave-one-out error): '
+                'the members\' output layers start at zero and learn what the linear part leaves')
+
+    def _scaled_edges(self, edges, bins):
+        "Bin edges in the units the embedding sees: robustly scaled, then softly clipped as the numbers are."
+        if edges is None:  # no training quantiles: evenly spaced over the range the smooth clip leaves
+            return [np.linspace(-3, 3, bins + 1).tolist()] * self.n_cont
+        if len(edges) != self.n_cont:
+            raise ValueError(f"edges has {len(edges)} entries for {self.n_cont} numeric inputs")
+        out = []
+        for e, c, s in zip(edges, self.centre.tolist(), self.scale.tolist()):
+            x = (np.asarray(e, dtype=np.float64) - c) / s
+            out.append((x / np.sqrt(1 + (x / 3) ** 2) if self.smooth_clip else x).tolist())
+        return out
 
     def members_forward(self,
                         x_cat,  # categorical codes, (batch, categorical columns), long
@@ -259,18 +422,18 @@ class EnsembleMLP(nn.Module):
                        ):
         "Every member's logits (or values): (batch, k, n_out)."
         parts = [e(x_cat[:, i]) for i, e in enumerate(self.embeddings)]
-        direct = list(parts)  # the linear part's inputs: the numbers unclipped, so that it extrapolates as a linear model does
+        direct = x_cont[:, :0] if x_cont is not None else torch.zeros(len(x_cat), 0)
         if self.n_cont:
             x = (x_cont - self.centre) / self.scale
-            direct.append(x)
+            direct = x  # the linear part's numbers: unclipped, so that it extrapolates as a linear model does
             if self.smooth_clip:
                 x = x / torch.sqrt(1 + (x / 3) ** 2)
             parts.append(x)
             if self.numeric is not None:
                 parts.append(self.numeric(x))
         h = self.body(torch.cat(parts, 1).unsqueeze(1) * self.members)
-        out = torch.einsum('bkw,kwo->bko', h, self.head_weight) + self.head_bias
-        return out if self.linear is None else out + self.linear(torch.cat(direct, 1)).unsqueeze(1)
+        out = (h.transpose(0, 1) @ self.head_weight).transpose(0, 1) + self.head_bias  # each member's head: a batched MatMul
+        return out if self.linear is None else out + self.linear(x_cat, direct).unsqueeze(1)
 
     def forward(self,
                 x_cat,  # categorical codes, (batch, categorical columns), long
@@ -513,6 +676,7 @@ class RecurrentNet(nn.Module):
         super().__init__()
         check_choice(cell, RECURRENT_CELLS, 'recurrent cell')
         self.last_value = _check_sequence_options(last_value, vocab_size, dropout)
+        self.starts_as = 'the persistence forecast' if last_value else None  # a zero head: the last value (`fit` keeps it if no epoch beats it)
         if activation not in ('tanh', 'relu'):
             raise ValueError(f"a recurrent net's activation must be 'tanh' or 'relu', got {activation!r}")
         self.tokens = _TokenInput(vocab_size, embed_size, pad_idx, dropout) if vocab_size else None
@@ -569,6 +733,7 @@ class TransformerNet(nn.Module):
         super().__init__()
         check_choice(positional, POSITIONAL, 'positional encoding')
         self.last_value = _check_sequence_options(last_value, vocab_size, dropout)
+        self.starts_as = 'the persistence forecast' if last_value else None  # a zero head: the last value (`fit` keeps it if no epoch beats it)
         if width % heads:
             raise ValueError(f"width ({width}) must be divisible by heads ({heads})")
         if activation not in ('relu', 'gelu'):
@@ -1134,7 +1299,7 @@ def arch_builder(arch: str,  # one of `ARCHITECTURES`
     if arch == 'mlp':
         return MLP, {'n_cont', 'cardinalities', 'n_out'}
     if arch == 'tabm':
-        return EnsembleMLP, {'n_cont', 'cardinalities', 'n_out', 'centre', 'scale', 'mean_of'}
+        return EnsembleMLP, {'n_cont', 'cardinalities', 'n_out', 'centre', 'scale', 'mean_of', 'edges'}
     if arch == 'cnn':
         return SimpleCNN, {'n_in', 'n_out'}
     if arch in XRESNETS or arch in PRETRAINED:
@@ -1195,6 +1360,10 @@ def build_model(prepared: Prepared,  # the prepared data: sizes are read from it
     bag = net.model if isinstance(net, TargetScale) else net
     if isinstance(bag, NgramBag) and bag.weighting == 'idf':  # document frequencies of the training texts
         bag.fit_idf(prepared.dls.train.new(shuffle=False, drop_last=False))
+    if isinstance(bag, EnsembleMLP) and bag.linear is not None and bag.linear_start == 'ridge':  # start as ridge regression
+        rows = lambda ds: (ds.cats.to_numpy(), ds.conts.to_numpy(), ds.ys.to_numpy(dtype=np.float64) if scale is None
+                           else (ds.ys.to_numpy(dtype=np.float64) - scale[0]) / scale[1])
+        bag.linear_why = bag.fit_linear(*rows(prepared.dls.train_ds), valid=rows(prepared.dls.valid_ds))
     return net
 
 
@@ -1216,6 +1385,8 @@ def network_spec(prepared: Prepared,  # the prepared data: sizes are read from i
             task = prepared.problem.task
             mean_of = 'value' if task == 'regression' else 'sigmoid' if task == 'multilabel' or n_out == 1 else 'softmax'
             kwargs.update(centre=centre, scale=scale, mean_of=mean_of)
+            if options.get('numeric', 'auto') in ('auto', 'piecewise') and dls.cont_names:  # bins at the training quantiles
+                kwargs['edges'] = quantile_edges(dls.train_ds.conts.to_numpy(), options.get('bins', 16))
             builder = 'EnsembleMLP'
         kwargs.update(options)
     elif arch in ('unet', 'dynamic_unet'):
@@ -1445,6 +1616,8 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
         learn.loss_func = EnsembleLoss(loss_func)
         learn.design['why']['ensemble'] = (f'{net.k} members share the hidden layers: training minimises the mean of '
                                            'their losses, prediction averages their outputs')
+    if getattr(net, 'linear_why', None):
+        learn.design['why']['linear_start'] = net.linear_why
     if getattr(net, 'last_value', 0):
         _zero_head(net)
         learn.design['why']['output'] = ('forecast = last observed value + predicted change (`last_value`), so the '

@@ -34,10 +34,11 @@ from .prep import TextLoaders
 from .problem import METRICS
 
 # %% auto #0
-__all__ = ['POLICIES', 'AUTO_STEPS', 'AUTO_EPOCHS', 'AUTO_OTHER', 'DEFAULT_LR', 'DEFAULT_POLICY', 'LR_FALLBACK', 'History',
-           'EpochLog', 'EpochLine', 'progress_style', 'OverfittingWarning', 'GapWarning', 'greater_is_better',
-           'KeepBest', 'TrainingDiverged', 'StopOnNaN', 'Checkpoint', 'load_checkpoint', 'schedule_for', 'RunSchedule',
-           'check_epochs', 'auto_epochs', 'LRFindError', 'find_lr', 'fit', 'distributed']
+__all__ = ['POLICIES', 'AUTO_STEPS', 'AUTO_EPOCHS', 'AUTO_OTHER', 'SERIES_ARCHS', 'DEFAULT_LR', 'DEFAULT_POLICY', 'LR_FALLBACK',
+           'History', 'EpochLog', 'EpochLine', 'progress_style', 'OverfittingWarning', 'GapWarning',
+           'greater_is_better', 'KeepBest', 'TrainingDiverged', 'StopOnNaN', 'Checkpoint', 'load_checkpoint',
+           'schedule_for', 'RunSchedule', 'check_epochs', 'auto_epochs', 'start_model', 'LRFindError', 'find_lr', 'fit',
+           'distributed']
 
 # %% ../nbs/03_train.ipynb #fd36315a
 class History:
@@ -57,8 +58,10 @@ class History:
 
     @property
     def best(self) -> pd.Series:
-        "The row of the best epoch (by the monitored value), or the last row when nothing was monitored."
+        "The row of the best epoch (by the monitored value; the starting weights' values when no epoch beat them, epoch −1), or the last row when nothing was monitored."
         best = self.decisions.get('best_epoch')
+        if best == -1 and self.decisions.get('start'):
+            return pd.Series({'epoch': -1, **self.decisions['start']})
         rows = self.frame[self.frame['epoch'] == best]
         return rows.iloc[0] if len(rows) else self.frame.iloc[-1]
 
@@ -285,6 +288,15 @@ class KeepBest(Callback):
                             f"by more than {self.min_delta} for {self.patience} epochs")
             raise CancelFitException()
 
+    def start(self,
+              value: float,  # the monitored value of the starting weights
+              model: torch.nn.Module,  # the network, with its starting weights
+              epoch: int = -1,  # the epoch they stand for: the one before the first
+             ):
+        "Count the starting weights as a candidate, as if they were the result of epoch `epoch` (`fit(keep_start=...)`)."
+        self.best, self.best_epoch, self.wait = value, epoch, 0
+        self.best_state = {k: v.detach().clone() for k, v in _unwrap(model).state_dict().items()}
+
     def after_fit(self):
         "Load the best weights (when `restore`)."
         if self.restore and self.best_state is not None:
@@ -507,22 +519,41 @@ def check_epochs(epochs,  # the number of epochs asked for
         raise ValueError(f"epochs must be a positive whole number{also}, got {epochs!r}")
 
 
-AUTO_STEPS = 1000  # tables and text: the optimisation steps that epochs='auto' aims for (chosen on the proving ground; see above)
-AUTO_EPOCHS = (5, 200)  # tables and text: the fewest and the most epochs 'auto' gives
-AUTO_OTHER = 10  # images and series: epochs='auto' trains 10 epochs
+AUTO_STEPS = 1000  # tables, texts and series: the optimisation steps that epochs='auto' aims for (chosen on the proving ground; see above)
+AUTO_EPOCHS = (10, 200)  # tables, texts and series: the fewest and the most epochs 'auto' gives
+AUTO_OTHER = 10  # images and masks: epochs='auto' trains 10 epochs
+SERIES_ARCHS = ('lstm', 'gru', 'rnn', 'transformer')  # a forecaster's architectures (on texts, their loaders say text)
 
 
 def auto_epochs(learn: Learner,  # the Learner: its training batches per epoch and its data's modality
-                steps: int = AUTO_STEPS,  # tables and text: optimisation steps to aim for
+                steps: int = AUTO_STEPS,  # tables, texts and series: optimisation steps to aim for
                ) -> tuple:  # (epochs, why)
-    "How many epochs `epochs='auto'` trains: for a table or texts, enough for `steps` optimisation steps (so that a small data set gets as many updates as a large one), within `AUTO_EPOCHS`; for other data, `AUTO_OTHER`."
-    if not isinstance(learn.dls, (TabularDataLoaders, TextLoaders)):
-        return AUTO_OTHER, f'auto: {AUTO_OTHER} epochs (images and series)'
+    "How many epochs `epochs='auto'` trains: for a table, texts or a series, enough for `steps` optimisation steps (so that a small data set gets as many updates as a large one), within `AUTO_EPOCHS`; for images, `AUTO_OTHER`."
+    series = getattr(learn, 'design', {}).get('arch') in SERIES_ARCHS
+    if not (series or isinstance(learn.dls, (TabularDataLoaders, TextLoaders))):
+        return AUTO_OTHER, f'auto: {AUTO_OTHER} epochs (images)'
     n = _batches_per_epoch(learn.dls.train)
     low, high = AUTO_EPOCHS
     epochs = int(min(max(math.ceil(steps / n), low), high))
     return epochs, (f'auto: {epochs} epochs of {n} batches = {epochs * n} optimisation steps (aiming at {steps}, '
                     f'{low} to {high} epochs)')
+
+
+def start_model(model: torch.nn.Module,  # a network (inside a `TargetScale` or DDP wrapper, or not)
+               ) -> str | None:  # what its starting weights are, or None
+    "What a network's starting weights already are when they are a model of their own: the network's `starts_as` ('the persistence forecast' for a forecaster with `last_value`, 'ridge regression' for an ensemble MLP started by `fit_linear`), else None."
+    net = _unwrap(model)
+    return getattr(getattr(net, 'model', net), 'starts_as', None)
+
+
+def _start_values(learn: Learner) -> dict:
+    "The validation loss and metrics of the weights as they are, before any training."
+    device = getattr(learn.dls, 'device', None)
+    if device is not None:
+        learn.model.to(device)
+    with learn.no_bar(), learn.no_logging():
+        values = learn.validate()
+    return {name: float(v) for name, v in zip(['valid_loss'] + [m.name for m in learn.metrics], values)}
 
 
 def _check_lr(lr):
@@ -646,6 +677,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
         run_dir: str | Path | None = None,  # where history, plots and checkpoint go (default: `learn.path/'train'`)
         progress: bool | str = True,  # True: bars in a notebook or terminal, one line per epoch otherwise; 'bars', 'lines', False
         plot: bool = True,  # draw history.png beside history.csv (a tuning's trials skip it: a quarter of a small trial's time)
+        keep_start: bool | str = 'auto',  # count the starting weights as a candidate for the best epoch ("epoch 0"): 'auto' when they are a model of their own (`start_model`), True, False
        ) -> History:
     "Train `learn` for `epochs` with a learning-rate policy, monitoring, early stopping, checkpoints and resume; return the `History`."
     check_epochs(epochs, auto=True)
@@ -656,6 +688,8 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
         raise ValueError(f"clip must be a positive number (the largest gradient norm), got {clip!r}")
     if monitor not in _recorded_names(learn):
         raise ValueError(f"cannot monitor {monitor!r}; choose from: {', '.join(_recorded_names(learn))}")
+    if keep_start not in ('auto', True, False):
+        raise ValueError(f"keep_start must be 'auto', True or False, got {keep_start!r}")
     if patience is not None and (not isinstance(patience, int) or patience < 1):
         raise ValueError(f"patience must be a positive whole number of epochs (or None), got {patience!r}")
     run_dir = Path(run_dir) if run_dir is not None else Path(learn.path) / 'train'
@@ -716,6 +750,11 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
             if style == 'lines':
                 print(f'lr_find: valley suggestion {lr:.3g}' if source.startswith('lr_find') else f'lr: {source}', flush=True)
         decisions.update(lr=lr, lr_source=source)
+        begins_as = start_model(learn.model)
+        if keep_best and monitor != 'train_loss' and (keep_start is True or (keep_start == 'auto' and begins_as)):
+            start = _start_values(learn)
+            best.start(start[monitor], learn.model)
+            decisions.update(start=start, start_model=begins_as or 'the initial weights')
     plan.update(lr=lr, lr_source=decisions['lr_source'], seed=decisions['seed'])
     log, gap, nan = EpochLog(rows, first, smooth), GapWarning(gap_patience) if gap_patience else None, StopOnNaN()
     cbs = [log, best, nan, RunSchedule(schedule_for(policy, lr, design.get('mom')), epochs * n, first * n)]
@@ -740,7 +779,9 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
         del learn._dlwork_first_epoch
     decisions.update(seconds=round(time.perf_counter() - started, 2), epochs_run=len(log.rows),
                      best_epoch=best.best_epoch, best_value=best.best, stopped=best.stopped,
-                     weights='best epoch' if keep_best and best.best_state is not None else 'last epoch',
+                     weights=('the starting weights (' + decisions['start_model'] + f'): no epoch beat them on {monitor}'
+                              if keep_best and best.best_epoch == -1 and 'start_model' in decisions else
+                              'best epoch' if keep_best and best.best_state is not None else 'last epoch'),
                      overfitting_warning=getattr(gap, 'message', None))
     history = History(log.frame, decisions, run_dir)
     main = rank_distrib() == 0  # in a distributed run, only the main process writes files

@@ -543,9 +543,9 @@ def default_space(prepared: Prepared,  # the prepared data
     if arch == 'tabm':  # every piece of the ensemble MLP is an option; label smoothing where the loss is cross-entropy, the linear part for regression
         by_task = {'label_smoothing': Float(0.0, 0.2)} if DEFAULT_LOSS[prepared.problem.task] == 'cross_entropy' else {}
         if prepared.problem.task == 'regression':  # the linear part (on by default for regression only)
-            by_task = {'linear': Choice([True, False])}
+            by_task = {'linear': Choice([True, False]), 'linear_start': Choice(['ridge', 'zero'], when={'linear': [True]})}
         return Space(k=Choice([1, 4, 8, 16]), layers=Widths((1, 3), (64, 512), growth=1.0), dropout=Float(0.0, 0.4),
-                     numeric=Choice(['auto', 'none']), sigma=Float(0.01, 1.0, log=True), smooth_clip=Choice([True, False]),
+                     numeric=Choice(['auto', 'periodic', 'none']), sigma=Float(0.01, 1.0, log=True), smooth_clip=Choice([True, False]),
                      parametric=Choice([True, False]), **by_task, lr=Float(3e-4, 1e-2, log=True),
                      wd=Float(1e-5, 0.1, log=True), bs=Choice([32, 64, 128, 256]))
     if arch == 'mlp':  # named, since the default architecture of tables is the ensemble MLP
