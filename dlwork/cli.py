@@ -135,7 +135,8 @@ def _train(args) -> int:
     if not args.quiet:
         d = history.decisions
         print(f"\n{learn.design['arch']} trained {d['epochs_run']} epochs at lr {d['lr']:.3g} ({d['lr_source']}); "
-              f"best epoch {d['best_epoch']} ({d['monitor']} {d['best_value']:.4g})" + (f"; {d['stopped']}" if d['stopped'] else ''))
+              + (f"kept the starting weights, {d.get('start_model')}" if d['best_epoch'] == -1 else f"best epoch {d['best_epoch'] + 1}")
+              + f" ({d['monitor']} {d['best_value']:.4g})" + (f"; {d['stopped']}" if d['stopped'] else ''))
         print(f'wrote {run / "train"}/ (history.csv, history.png, training.json, checkpoint.pth)')
     return 0
 
@@ -225,7 +226,8 @@ def _trained(run: Path, prepared):
                         label_smoothing=d['label_smoothing'], seed=d['seed'], path=run, **d['options'])
     state = load_checkpoint(run / 'train' / 'checkpoint.pth')
     best = state.get('best') or {}
-    weights = best['best_state'] if decisions.get('weights') == 'best epoch' and best.get('best_state') else state['model']
+    kept_best = decisions.get('weights', 'last epoch') != 'last epoch'  # the best epoch's, or the starting weights when no epoch beat them
+    weights = best['best_state'] if kept_best and best.get('best_state') else state['model']
     try:
         learn.model.load_state_dict(weights)
     except RuntimeError as e:
@@ -513,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arguments(train, ' (re-infers the problem instead of reading RUN/problem.json)')
     _prep_arguments(train)
     train.add_argument('--epochs', type=_epochs, default='auto', help="epochs in the whole run, or 'auto' (default): "
-                       'tables by optimisation steps (about 1000), other data 10')
+                       'about 1000 optimisation steps (10 to 200 epochs; images 10 to 30)')
     train.add_argument('--arch', help='architecture: tabm, mlp, cnn, xresnet18…, rnn, lstm, gru or transformer (default: by data)')
     train.add_argument('--option', action='append', metavar='KEY=VALUE',
                        help='an architecture option, e.g. --option hidden=128 --option layers=[64,32]')
@@ -660,7 +662,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument('--config', help='a YAML workflow config (see dlwork.workflow; unknown keys and wrong types are errors)')
     _prep_arguments(run)
     run.add_argument('--arch', help='architecture (default: by data)')
-    run.add_argument('--epochs', type=_epochs, help="training epochs, or 'auto' (default): tables by optimisation steps, other data 10")
+    run.add_argument('--epochs', type=_epochs, help="training epochs, or 'auto' (default): about 1000 optimisation steps (10 to 200 epochs; images 10 to 30)")
     run.add_argument('--tune', type=int, metavar='N', help='tune with N Optuna trials before the final training (default: no tuning)')
     run.add_argument('--resamples', type=int, help='bootstrap resamples of the evaluation (default 1000)')
     run.add_argument('--seed-model', type=int, help="seed of the weights, training, tuning and bootstrap (default 0)")

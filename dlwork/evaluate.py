@@ -648,8 +648,11 @@ def paired_bootstrap(task: str,  # the task
     diff = score(task, y, out_a, [metric])[metric] - score(task, y, out_b, [metric])[metric]
     a = (1 - level) / 2
     p = min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean())) if len(d) else float('nan')
+    x, z = np.asarray(out_a, dtype=np.float64), np.asarray(out_b, dtype=np.float64)
+    top = float(np.nanmax(np.abs(z))) if z.size and np.isfinite(z).any() else 1.0
+    same = x.shape == z.shape and bool(np.allclose(x, z, rtol=1e-6, atol=1e-6 * max(top, 1.0), equal_nan=True))
     return {'metric': metric, 'diff': float(diff), 'low': float(np.quantile(d, a)), 'high': float(np.quantile(d, 1 - a)),
-            'p': float(max(p, 1 / max(len(d), 1))), 'resamples': int(len(d)), 'level': level}
+            'p': float(max(p, 1 / max(len(d), 1))), 'resamples': int(len(d)), 'level': level, 'same': same}
 
 
 def verdict(result: dict,  # from `paired_bootstrap`
@@ -661,8 +664,10 @@ def verdict(result: dict,  # from `paired_bootstrap`
     fmt = (lambda v: f'{v:+.1f}') if m in PROPORTIONS else (lambda v: f'{v:+.3g}')
     p = result['p']
     ptext = f"p < {1 / result['resamples']:.2g}" if p <= 1 / result['resamples'] else f'p = {p:.2g}'
-    significant = lo > 0 or hi < 0
+    significant = (lo > 0 or hi < 0) and not result.get('same')  # outputs equal to float32 rounding: no difference to test
     word = 'no significant difference' if not significant else ('better' if (d < 0) == lower else 'worse')
+    if result.get('same'):
+        word += ' (the same predictions, to float32 rounding)'
     return (f"{word}: {fmt(d)}{unit}{' (lower is better)' if lower else ''}, {round(result['level'] * 100)}% CI "
             f"[{fmt(lo)}, {fmt(hi)}], {ptext}")
 

@@ -34,8 +34,8 @@ from .prep import TextLoaders
 from .problem import METRICS
 
 # %% auto #0
-__all__ = ['POLICIES', 'AUTO_STEPS', 'AUTO_EPOCHS', 'AUTO_OTHER', 'SERIES_ARCHS', 'DEFAULT_LR', 'DEFAULT_POLICY', 'LR_FALLBACK',
-           'History', 'EpochLog', 'EpochLine', 'progress_style', 'OverfittingWarning', 'GapWarning',
+__all__ = ['POLICIES', 'AUTO_STEPS', 'AUTO_EPOCHS', 'AUTO_IMAGE_EPOCHS', 'SERIES_ARCHS', 'DEFAULT_LR', 'DEFAULT_POLICY',
+           'LR_FALLBACK', 'History', 'EpochLog', 'EpochLine', 'progress_style', 'OverfittingWarning', 'GapWarning',
            'greater_is_better', 'KeepBest', 'TrainingDiverged', 'StopOnNaN', 'Checkpoint', 'load_checkpoint',
            'schedule_for', 'RunSchedule', 'check_epochs', 'auto_epochs', 'start_model', 'LRFindError', 'find_lr', 'fit',
            'distributed']
@@ -521,19 +521,17 @@ def check_epochs(epochs,  # the number of epochs asked for
 
 AUTO_STEPS = 1000  # tables, texts and series: the optimisation steps that epochs='auto' aims for (chosen on the proving ground; see above)
 AUTO_EPOCHS = (10, 200)  # tables, texts and series: the fewest and the most epochs 'auto' gives
-AUTO_OTHER = 10  # images and masks: epochs='auto' trains 10 epochs
+AUTO_IMAGE_EPOCHS = (10, 30)  # images and masks: the fewest and the most epochs 'auto' gives (an epoch of images costs more)
 SERIES_ARCHS = ('lstm', 'gru', 'rnn', 'transformer')  # a forecaster's architectures (on texts, their loaders say text)
 
 
 def auto_epochs(learn: Learner,  # the Learner: its training batches per epoch and its data's modality
                 steps: int = AUTO_STEPS,  # tables, texts and series: optimisation steps to aim for
                ) -> tuple:  # (epochs, why)
-    "How many epochs `epochs='auto'` trains: for a table, texts or a series, enough for `steps` optimisation steps (so that a small data set gets as many updates as a large one), within `AUTO_EPOCHS`; for images, `AUTO_OTHER`."
+    "How many epochs `epochs='auto'` trains: enough for `steps` optimisation steps (so that a small data set gets as many updates as a large one), within `AUTO_EPOCHS` for a table, texts or a series and within `AUTO_IMAGE_EPOCHS` for images and masks."
     series = getattr(learn, 'design', {}).get('arch') in SERIES_ARCHS
-    if not (series or isinstance(learn.dls, (TabularDataLoaders, TextLoaders))):
-        return AUTO_OTHER, f'auto: {AUTO_OTHER} epochs (images)'
     n = _batches_per_epoch(learn.dls.train)
-    low, high = AUTO_EPOCHS
+    low, high = AUTO_EPOCHS if series or isinstance(learn.dls, (TabularDataLoaders, TextLoaders)) else AUTO_IMAGE_EPOCHS
     epochs = int(min(max(math.ceil(steps / n), low), high))
     return epochs, (f'auto: {epochs} epochs of {n} batches = {epochs * n} optimisation steps (aiming at {steps}, '
                     f'{low} to {high} epochs)')

@@ -557,8 +557,9 @@ def _phases(cfg: dict, data: pd.DataFrame, target, final: Path, tmp: Path, progr
     results.update(learn=learn, history=history)
     seconds['train'] = time.perf_counter() - started
     d = history.decisions
-    _say(progress, f"      best epoch {d['best_epoch'] + 1} of {d['epochs_run']}: {d['monitor']} {d['best_value']:.4g} "
-                f"(lr {d['lr']:.3g}, {d['lr_source']})")
+    kept = (f"no epoch of {d['epochs_run']} beat the start ({d.get('start_model')})" if d['best_epoch'] == -1
+            else f"best epoch {d['best_epoch'] + 1} of {d['epochs_run']}")
+    _say(progress, f"      {kept}: {d['monitor']} {d['best_value']:.4g} (lr {d['lr']:.3g}, {d['lr_source']})")
 
     started = phase(5, 'evaluate: the held-out test set, against baselines')
     report = evaluate(learn, prepared, seed=seed, registry=final.parent / 'registry.db', run=cfg['name'],
