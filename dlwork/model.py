@@ -300,7 +300,7 @@ def robust_scaling(x: np.ndarray,  # training values, (rows, columns); missing v
 
 
 class EnsembleMLP(nn.Module):
-    "A tabular network of `k` members in one (BatchEnsemble): robustly scaled, softly clipped and periodically embedded numbers, categorical embeddings, shared hidden layers with parametric activations, one output layer per member."
+    "A tabular network of `k` members in one (BatchEnsemble): robustly scaled, softly clipped numbers embedded piecewise-linearly (or periodically), categorical embeddings, shared hidden layers with parametric activations, one output layer per member, and for regression a linear part started as ridge regression."
 
     def __init__(self,
                  n_cont: int,  # number of continuous inputs
@@ -316,7 +316,7 @@ class EnsembleMLP(nn.Module):
                  parametric: bool = True,  # learn a mix of each activation with the identity (`ParametricActivation`)
                  numeric: str = 'auto',  # numeric embedding, one of `NUMERIC_EMBEDDINGS` ('auto': piecewise-linear when there are numbers)
                  frequencies: int = 16,  # periodic embedding: learned frequencies per column
-                 embed_width: int = 8,  # periodic embedding: features per column
+                 embed_width: int = 8,  # numeric embedding (piecewise or periodic): features per column
                  sigma: float = 0.1,  # periodic embedding: spread of the initial frequencies
                  bins: int = 16,  # piecewise embedding: bins per column when `edges` is not given (evenly spaced over the clipped range)
                  edges: list | None = None,  # piecewise embedding: per numeric column, bin edges in the column's own units (`build_model`: training quantiles)
