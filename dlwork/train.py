@@ -686,7 +686,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
         raise ValueError(f"clip must be a positive number (the largest gradient norm), got {clip!r}")
     if monitor not in _recorded_names(learn):
         raise ValueError(f"cannot monitor {monitor!r}; choose from: {', '.join(_recorded_names(learn))}")
-    if keep_start not in ('auto', True, False):
+    if not (isinstance(keep_start, bool) or keep_start == 'auto'):  # 1 and 0 are not flags here
         raise ValueError(f"keep_start must be 'auto', True or False, got {keep_start!r}")
     if patience is not None and (not isinstance(patience, int) or patience < 1):
         raise ValueError(f"patience must be a positive whole number of epochs (or None), got {patience!r}")
