@@ -357,13 +357,15 @@ def _serve(args) -> int:
         raise ValueError(f'--workers must be at least 1, got {args.workers}')
     options = dict(host=args.host, port=args.port, log_level='warning' if args.quiet else 'info', access_log=not args.quiet)
     if args.workers == 1:
-        app = create_app(args.bundle, api_key=api_key, max_body=args.max_body, max_batch=args.max_batch, log=log)
+        app = create_app(args.bundle, api_key=api_key, max_body=args.max_body, max_batch=args.max_batch, log=log,
+                         on_log_error=args.on_log_error)
         uvicorn.run(app, **options)
         return 0
     create_app(args.bundle, log=None)  # fail here, once, on a bad bundle, rather than in every worker
     import json
     os.environ['DLWORK_SERVE_SETTINGS'] = json.dumps({'bundle': str(Path(args.bundle).resolve()), 'api_key_env': args.api_key_env,
-                                                      'max_body': args.max_body, 'max_batch': args.max_batch, 'log': log})
+                                                      'max_body': args.max_body, 'max_batch': args.max_batch, 'log': log,
+                                                      'on_log_error': args.on_log_error})
     uvicorn.run('dlwork.deploy:_app_from_env', factory=True, workers=args.workers, **options)
     return 0
 
@@ -625,6 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
                        '(header X-API-Key) for /predict and /metadata')
     serve.add_argument('--log', help='the SQLite prediction log (default: predictions.db beside the bundle folder)')
     serve.add_argument('--no-log', action='store_true', help='do not log predictions')
+    serve.add_argument('--on-log-error', choices=['answer', 'refuse'], default='answer',
+                       help='while the prediction log cannot be written: keep answering (default; /ready says why and '
+                            '/metrics counts the dropped records) or refuse predictions with 503')
     serve.add_argument('--max-body', type=int, default=1_000_000, help='largest request body in bytes (default 1000000)')
     serve.add_argument('--max-batch', type=int, default=1000, help='most records per request (default 1000)')
     serve.add_argument('--workers', type=int, default=1, help='worker processes (default 1; one per core for throughput)')

@@ -34,8 +34,8 @@ from .prep import Prepared
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'NUMERIC_EMBEDDINGS', 'LINEAR_STARTS', 'ENSEMBLE_OUTPUTS', 'XRESNETS', 'PRETRAINED', 'UNET_ENCODERS',
-           'RECURRENT_CELLS', 'POSITIONAL', 'INITIALISERS', 'SEGMENTATION_LOSSES', 'LOSSES', 'DEFAULT_LOSS',
-           'OPTIMIZERS', 'ARCHITECTURES', 'DEFAULT_ARCH', 'BAG_MAX_TEXTS', 'DEFAULT_WD', 'DEFAULT_OPT',
+           'RECURRENT_CELLS', 'POSITIONAL', 'BAG_LINEAR_STARTS', 'INITIALISERS', 'SEGMENTATION_LOSSES', 'LOSSES',
+           'DEFAULT_LOSS', 'OPTIMIZERS', 'ARCHITECTURES', 'DEFAULT_ARCH', 'BAG_MAX_TEXTS', 'DEFAULT_WD', 'DEFAULT_OPT',
            'activation_layer', 'MLP', 'ParametricActivation', 'PeriodicEmbedding', 'PiecewiseLinearEmbedding',
            'quantile_edges', 'LinearPart', 'robust_scaling', 'EnsembleMLP', 'SimpleCNN', 'xresnet_model',
            'pretrained_available', 'pretrained_model', 'UNet', 'dynamic_unet', 'RecurrentNet', 'TransformerNet',
@@ -772,6 +772,9 @@ class TransformerNet(nn.Module):
         return _add_last(y, raw, self.last_value) if self.last_value else y
 
 # %% ../nbs/02_model.ipynb #ac37a516
+BAG_LINEAR_STARTS = ('fitted', 'zero')
+
+
 class NgramBag(nn.Module):
     "Text classifier on a bag of words and hashed word n-grams: each weighted by its inverse document frequency (or averaged, as fastText does), through embeddings and a linear head, plus a linear weight per word and n-gram."
 
@@ -784,12 +787,14 @@ class NgramBag(nn.Module):
                  pad_idx: int = 1,  # id of the padding token, left out of the average
                  dropout: float = 0.3,  # dropout on the pooled embedding
                  weighting: str = 'idf',  # 'idf': weights ln((1 + texts) / (1 + texts holding it)) + 1 from the training texts (`fit_idf`), pooled sum / its L2 norm, as TF-IDF; 'mean': the plain average (fastText)
-                 linear: bool = True,  # also a weight per word, n-gram and output (zero start): a full linear model on the weighted bag, beside the embeddings' low-rank one
+                 linear: bool = True,  # also a weight per word, n-gram and output: a full linear model on the weighted bag, beside the embeddings' low-rank one
+                 linear_start: str = 'fitted',  # 'fitted': `build_model` starts the linear part as logistic (ridge, for values) regression on the weighted training bags (`fit_linear`); 'zero'
                 ):
         super().__init__()
         _check_positive(embed_size, 'embed_size')
         _check_dropout(dropout)
         check_choice(weighting, ('idf', 'mean'), 'weighting')
+        check_choice(linear_start, BAG_LINEAR_STARTS, 'linear_start')
         if not isinstance(linear, bool):
             raise ValueError(f"linear must be True or False, got {linear!r}")
         if not isinstance(ngrams, int) or ngrams < 1:
@@ -797,7 +802,8 @@ class NgramBag(nn.Module):
         if not isinstance(buckets, int) or buckets < 1:
             raise ValueError(f"buckets must be a positive whole number, got {buckets!r}")
         self.vocab_size, self.ngrams, self.buckets, self.pad_idx = vocab_size, ngrams, buckets, pad_idx
-        self.weighting = weighting
+        self.weighting, self.linear_start, self.linear_why = weighting, linear_start, None  # `fit_linear` says what it did
+        self.starts_as = None  # set by `fit_linear`: the linear model the network starts as (`fit` keeps it if no epoch beats it)
         items = vocab_size + (buckets if ngrams > 1 else 0)
         self.embed = nn.Embedding(items, embed_size)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_size, n_out))
@@ -830,16 +836,119 @@ class NgramBag(nn.Module):
                 x,  # token ids (batch, steps), padded with `pad_idx`
                ):
         "Outputs of shape (batch, n_out)."
+        ids, w = self._weights(x)
+        w = w.unsqueeze(-1)
+        out = self.head((self.embed(ids) * w).sum(1))
+        return out if self.direct is None else out + (self.direct(ids) * w).sum(1)
+
+    def _weights(self, x):
+        "Every word and n-gram id of each text and its weight in the pooled bag (0 for padding)."
         ids, keep = self.ngram_ids(x)
         w = keep.to(self.embed.weight.dtype)
         if self.weighting == 'idf':
             w = w * self.idf[ids]
-            w = w / w.pow(2).sum(1, keepdim=True).sqrt().clamp(min=1e-6)
-        else:
-            w = w / w.sum(1, keepdim=True).clamp(min=1)
-        w = w.unsqueeze(-1)
-        out = self.head((self.embed(ids) * w).sum(1))
-        return out if self.direct is None else out + (self.direct(ids) * w).sum(1)
+            return ids, w / w.pow(2).sum(1, keepdim=True).sqrt().clamp(min=1e-6)
+        return ids, w / w.sum(1, keepdim=True).clamp(min=1)
+
+    @torch.no_grad()
+    def bags(self,
+             batches,  # token-id batches (batch, steps), or (ids, targets) pairs as a DataLoader yields
+            ):  # (matrix, targets): a scipy CSR matrix (texts, words + buckets) and the targets stacked (None without them)
+        "The weighted bag of each text as a sparse matrix: the features the linear part sees, TF-IDF-like (a word's weight summed over its occurrences)."
+        from scipy import sparse
+        mats, ys = [], []
+        for batch in batches:
+            pair = isinstance(batch, (tuple, list))
+            x = torch.as_tensor(batch[0] if pair else batch).as_subclass(torch.Tensor).cpu()
+            ids, w = self._weights(x)
+            rows = torch.arange(len(x)).unsqueeze(1).expand_as(ids)
+            keep = w != 0
+            mats.append(sparse.csr_matrix((w[keep].double().numpy(), (rows[keep].numpy(), ids[keep].numpy())),
+                                          shape=(len(x), self.direct_size)))  # duplicates (a word twice) are summed
+            if pair and len(batch) > 1:
+                ys.append(torch.as_tensor(batch[1]).as_subclass(torch.Tensor).cpu().numpy())
+        if not mats:
+            raise ValueError('bags needs at least one text')
+        return sparse.vstack(mats).tocsr(), (np.concatenate(ys) if ys else None)
+
+    @property
+    def direct_size(self) -> int:
+        "Words plus n-gram buckets: the rows of the embeddings and of the linear part."
+        return self.embed.num_embeddings
+
+    def fit_linear(self,
+                   train,  # the training texts: (ids, targets) batches, as a DataLoader yields
+                   valid=None,  # validation batches: choose the penalty there, and keep the start only if it beats the training prior
+                   kind: str = 'classes',  # the targets: 'classes' (indices), 'labels' (0/1 per label) or 'values' (standardised numbers)
+                   penalties=(0.25, 1.0, 4.0, 16.0),  # inverse penalties C (logistic) tried; ridge's alphas are 1/C
+                  ) -> str:  # what was done, in words
+        "Start as a linear model on the weighted bags: logistic regression (one-vs-rest per label; ridge for values) on the training texts, the penalty chosen by validation loss, its weights copied into the linear part and its intercepts into the head's bias, the head's weights left at zero: the network's first prediction is the linear model's, which the embeddings then add to. A linear model no better than the training prior (class frequencies, or the mean) on the validation texts is undone."
+        check_choice(kind, ('classes', 'labels', 'values'), 'kind')
+        if self.direct is None:
+            raise ValueError('this network has no linear part to fit (linear=False)')
+        from sklearn.linear_model import LogisticRegression, Ridge
+        from sklearn.metrics import log_loss
+        x, y = self.bags(train)
+        if y is None:
+            raise ValueError('fit_linear needs (ids, targets) batches')
+        n_out = self.head[-1].out_features
+        have_valid = valid is not None
+        xv, yv = self.bags(valid) if have_valid else (x, y)
+        y, yv = (y.reshape(len(y), -1), yv.reshape(len(yv), -1)) if kind != 'classes' else (y.ravel().astype(np.int64), yv.ravel().astype(np.int64))
+        if kind == 'classes' and (len(np.unique(y)) < 2 or y.max() >= max(n_out, 2)):
+            return 'linear part started at zero: the training texts hold fewer than two classes, or more than the outputs'
+
+        def fit(c):  # (coef (outputs, items), intercept (outputs,), validation loss) in the network's output units
+            if kind == 'values':
+                m = Ridge(alpha=1 / c).fit(x, y)
+                coef, icpt = np.atleast_2d(m.coef_), np.ravel(m.intercept_)
+                return coef, icpt, ((xv @ coef.T + icpt - yv) ** 2).mean()
+            if kind == 'labels':
+                ms = [LogisticRegression(C=c, solver='newton-cg', max_iter=200).fit(x, y[:, j]) if len(np.unique(y[:, j])) > 1 else None
+                      for j in range(y.shape[1])]
+                coef = np.vstack([m.coef_ if m else np.zeros((1, x.shape[1])) for m in ms])
+                icpt = np.array([m.intercept_[0] if m else (20.0 if y[0, j] else -20.0) for j, m in enumerate(ms)])
+                p = 1 / (1 + np.exp(-np.clip(xv @ coef.T + icpt, -30, 30)))
+                return coef, icpt, log_loss(yv.ravel(), p.ravel(), labels=[0, 1])
+            m = LogisticRegression(C=c, solver='newton-cg', max_iter=200).fit(x, y)  # Newton steps: 10-20× lbfgs's speed on sparse bags
+            classes = m.classes_.astype(np.int64)
+            coef = np.zeros((max(n_out, 2), x.shape[1])); icpt = np.zeros(max(n_out, 2))
+            if len(classes) == 2:  # one decision function: z for the second class, (−z/2, z/2) over two logits
+                coef[classes[1]], icpt[classes[1]] = m.coef_[0] / 2, m.intercept_[0] / 2
+                coef[classes[0]], icpt[classes[0]] = -m.coef_[0] / 2, -m.intercept_[0] / 2
+            else:
+                coef[classes], icpt[classes] = m.coef_, m.intercept_
+                icpt[np.setdiff1d(np.arange(len(icpt)), classes)] = -30.0  # a class never seen in training
+            z = xv @ coef.T + icpt
+            p = np.exp(z - z.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
+            loss = -np.log(np.clip(p[np.arange(len(yv)), np.minimum(yv, p.shape[1] - 1)], 1e-15, 1)).mean()
+            if n_out == 1:  # one logit (binary cross-entropy): the second class's log-odds
+                coef, icpt = coef[1:] - coef[:1], icpt[1:] - icpt[:1]
+            return coef, icpt, loss
+
+        fits = {c: fit(c) for c in (penalties if have_valid else penalties[1:2])}
+        c = min(fits, key=lambda c: fits[c][2])
+        coef, icpt, loss = fits[c]
+        model = 'ridge regression' if kind == 'values' else 'logistic regression'
+        if have_valid:
+            if kind == 'values':
+                prior = ((y.mean(0) - yv) ** 2).mean()
+            elif kind == 'labels':
+                prior = log_loss(yv.ravel(), np.broadcast_to(np.clip(y.mean(0), 1e-6, 1 - 1e-6), yv.shape).ravel(), labels=[0, 1])
+            else:
+                freq = np.bincount(y, minlength=max(n_out, 2)) / len(y)
+                prior = -np.log(np.clip(freq[np.minimum(yv, len(freq) - 1)], 1e-15, 1)).mean()
+            if not loss < prior:
+                return (f'linear part started at zero: {model} on the weighted bags (C={c:g}) was no better than the '
+                        f'training prior on the validation texts (loss {loss:.3g} against {prior:.3g})')
+        with torch.no_grad():
+            self.direct.weight.copy_(torch.as_tensor(coef.T, dtype=self.direct.weight.dtype))
+            self.head[-1].weight.zero_()
+            self.head[-1].bias.copy_(torch.as_tensor(icpt, dtype=self.head[-1].bias.dtype))
+        self.starts_as = f'{model} on the weighted bags'
+        return (f'started as {model} on the weighted bags of the training texts (C={c:g}'
+                + (f', chosen by validation loss {loss:.3g} against the prior\'s {prior:.3g})' if have_valid else ')')
+                + ': the embeddings\' head starts at zero and learns what the linear model leaves')
 
     @torch.no_grad()
     def fit_idf(self,
@@ -1360,6 +1469,11 @@ def build_model(prepared: Prepared,  # the prepared data: sizes are read from it
     bag = net.model if isinstance(net, TargetScale) else net
     if isinstance(bag, NgramBag) and bag.weighting == 'idf':  # document frequencies of the training texts
         bag.fit_idf(prepared.dls.train.new(shuffle=False, drop_last=False))
+    if isinstance(bag, NgramBag) and bag.direct is not None and bag.linear_start == 'fitted':  # start as the linear model
+        kind = {'regression': 'values', 'multilabel': 'labels'}.get(prepared.problem.task, 'classes')
+        batches = lambda dl: (b if scale is None else (b[0], (np.asarray(b[1].cpu(), dtype=np.float64).reshape(len(b[1]), -1)
+                                                               - scale[0]) / scale[1]) for b in dl.new(shuffle=False, drop_last=False))
+        bag.linear_why = bag.fit_linear(batches(prepared.dls.train), batches(prepared.dls.valid), kind=kind)
     if isinstance(bag, EnsembleMLP) and bag.linear is not None and bag.linear_start == 'ridge':  # start as ridge regression
         rows = lambda ds: (ds.cats.to_numpy(), ds.conts.to_numpy(), ds.ys.to_numpy(dtype=np.float64) if scale is None
                            else (ds.ys.to_numpy(dtype=np.float64) - scale[0]) / scale[1])

@@ -23,6 +23,7 @@ import torch
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.schedule import ParamScheduler, fit_one_cycle  # noqa: F401 (adds Learner.lr_find)
+from fastai.callback.tracker import TrackerCallback
 from fastai.callback.training import GradientClip
 from fastai.learner import Learner
 from fastai.tabular.data import TabularDataLoaders
@@ -549,7 +550,8 @@ def _start_values(learn: Learner) -> dict:
     device = getattr(learn.dls, 'device', None)
     if device is not None:
         learn.model.to(device)
-    with learn.no_bar(), learn.no_logging():
+    trackers = [cb for cb in learn.cbs if isinstance(cb, TrackerCallback)]  # early stopping, pruning…: they act on a fit's epochs
+    with learn.no_bar(), learn.no_logging(), learn.removed_cbs(trackers):
         values = learn.validate()
     return {name: float(v) for name, v in zip(['valid_loss'] + [m.name for m in learn.metrics], values)}
 

@@ -558,6 +558,7 @@ def default_space(prepared: Prepared,  # the prepared data
     if arch == 'bag':
         return Space(embed_size=Choice([16, 32, 64]), ngrams=Int(1, 3), dropout=Float(0.0, 0.5),
                      weighting=Choice(['idf', 'mean']), linear=Choice([True, False]),  # trained by plain SGD (`DEFAULT_OPT`)
+                     linear_start=Choice(['fitted', 'zero'], when={'linear': [True]}),
                      lr=Float(0.1, 3.0, log=True), wd=Float(1e-6, 1e-2, log=True), bs=Choice([32, 64, 128]))
     if arch == 'transformer':
         return Space(arch=arch, width=Choice([16, 32, 64]), heads=Choice([2, 4]), depth=Int(1, 3),
