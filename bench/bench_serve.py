@@ -8,7 +8,9 @@ mean of the two /health runs. Prints requests per second, p50 and p99 latency of
 `ratio http_predict_vs_trivial VALUE` (target ≥ 0.70) for a server with one worker process per core (`--workers`),
 and the same figure for a single worker, which on a 2-core machine competes for the cores with the load generator's
 threads, so that every microsecond of model work shows.
-Run: python bench/bench_serve.py [--clients 8] [--seconds 5] [--workers N]
+Then /predict is held at that capacity for `--sustain` seconds (60): the requests that failed (`ratio
+http_sustained_errors`, target 0), p50 and p99.
+Run: python bench/bench_serve.py [--clients 8] [--seconds 5] [--sustain 60] [--workers N]
 """
 import argparse
 import http.client
@@ -32,19 +34,30 @@ RECORD = {'island': 'Biscoe', 'bill_length_mm': 48.6, 'bill_depth_mm': 16.0, 'fl
           'body_mass_g': 5800.0, 'sex': 'MALE'}
 
 
-def load(port: int, method: str, path: str, clients: int, seconds: float) -> tuple:
-    "(requests per second, latencies in ms) of `clients` keep-alive connections hammering one endpoint."
+def load(port: int, method: str, path: str, clients: int, seconds: float, errors: list | None = None) -> tuple:
+    "(requests per second, latencies in ms) of `clients` keep-alive connections hammering one endpoint; failures (a status other than 200, a dropped connection) go to `errors`."
     body = json.dumps(RECORD).encode() if method == 'POST' else None
     latencies, lock, stop = [], threading.Lock(), time.time() + seconds
+    errors = [] if errors is None else errors
 
     def client():
         conn, mine = http.client.HTTPConnection('127.0.0.1', port, timeout=30), []
         while time.time() < stop:
             t = time.perf_counter()
-            conn.request(method, path, body=body, headers={'Content-Type': 'application/json'})
-            response = conn.getresponse()
-            response.read()
-            assert response.status == 200, response.status
+            try:
+                conn.request(method, path, body=body, headers={'Content-Type': 'application/json'})
+                response = conn.getresponse()
+                response.read()
+            except OSError as e:
+                with lock:
+                    errors.append(repr(e))
+                conn.close()
+                conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+                continue
+            if response.status != 200:
+                with lock:
+                    errors.append(response.status)
+                continue
             mine.append((time.perf_counter() - t) * 1e3)
         conn.close()
         with lock:
@@ -62,6 +75,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--clients', type=int, default=8)
     parser.add_argument('--seconds', type=float, default=5)
+    parser.add_argument('--sustain', type=float, default=60,
+                        help='then /predict for this many seconds at capacity (the same clients, back to back): errors, p50, p99')
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1,
                         help='server worker processes for the ratio (default: one per core); 1 worker is measured too')
     args = parser.parse_args()
@@ -100,6 +115,13 @@ def serve_and_load(dlwork: str, tmp: Path, workers: int, args) -> float:
             results[name] = rps
             print(f'{workers} worker(s) {name:9s} {rps:8.0f} requests/s, p50 {np.quantile(lat, 0.5):.2f} ms, '
                   f'p99 {np.quantile(lat, 0.99):.2f} ms')
+        if workers == args.workers and args.sustain:  # capacity held for a minute: nothing may fail
+            errors = []
+            rps, lat = load(port, 'POST', '/predict', args.clients, args.sustain, errors)
+            print(f'{workers} worker(s) sustained {args.sustain:g} s with {args.clients} clients: {len(lat)} predictions, '
+                  f'{rps:.0f} requests/s, p50 {np.quantile(lat, 0.5):.2f} ms, p99 {np.quantile(lat, 0.99):.2f} ms, '
+                  f'{len(errors)} errors{" " + str(errors[:5]) if errors else ""}')
+            print(f'ratio http_sustained_errors {len(errors)}')
     finally:
         server.terminate()
         server.wait(timeout=30)

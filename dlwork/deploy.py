@@ -474,7 +474,7 @@ def export_bundle(learn,  # a trained Learner (chapters 2-4)
                           'design': {k: v for k, v in design.items() if k != 'why'}},
                 'data': {'test_fingerprint': fingerprint(prepared), 'splits': {k: int(v) for k, v in prepared.splits.sizes.items()}},
                 'verified': verified, 'quantized': quantized, 'seed': design.get('seed'), 'versions': _versions(),
-                'evaluation': None}
+                'evaluation': None, **_prepare_options(prepared)}
         if isinstance(report, dict):  # metrics.json of a saved evaluation
             meta['evaluation'] = {k: report.get(k) for k in ('metric', 'intervals', 'leaderboard', 'notes', 'looks', 'fingerprint')}
         elif report is not None:
@@ -1791,6 +1791,49 @@ def _warm_start(learn, bundle: Path) -> dict:
     return {'loaded': len(same), 'initialised': sorted(k for k in own if k not in same)}
 
 
+def _prepare_options(prepared) -> dict:
+    "The bundle's record of how its data was prepared: {'prepare': the options given to `prepare`, as JSON}, and the names of any that are not plain JSON (they cannot be replayed)."
+    options, odd = {}, []
+    for k, v in getattr(prepared, 'options', {}).items():
+        try:
+            options[k] = json.loads(json.dumps(v, default=to_python, allow_nan=False))
+        except (TypeError, ValueError):
+            odd.append(k)
+    given = getattr(prepared, 'given_problem', None)
+    return {'prepare': options, 'prepare_not_json': odd,
+            'prepare_problem': json.loads(json.dumps(given.to_dict(), default=str)) if given is not None else None}
+
+
+_SPLIT_METHODS = ('random', 'stratified', 'group', 'time')
+
+
+def _replayed_options(meta: dict, new_data: pd.DataFrame, old_data: pd.DataFrame | None) -> dict:
+    "The options of the champion's `prepare`, to prepare the challenger's rows the same way; a clear error for one that cannot be replayed."
+    import inspect
+    from dlwork.prep import prepare
+    recorded = meta.get('prepare')
+    if recorded is None:  # a bundle from before dlwork recorded them: what its recipe holds (size, window, horizon, frequency)
+        return {}
+    if meta.get('prepare_not_json'):
+        name = meta['prepare_not_json'][0]
+        raise ValueError(f"the champion's preparation option {name!r} was not plain JSON, so it cannot be replayed; "
+                         "prepare, train and export a new bundle instead")
+    accepted = inspect.signature(prepare).parameters
+    unknown = [k for k in recorded if k not in accepted]
+    if unknown:
+        raise ValueError(f"the champion was prepared with option {unknown[0]!r}, which this dlwork's prepare does not take "
+                         f"(it was made with dlwork {meta.get('versions', {}).get('dlwork', '?')}); retrain with that version")
+    options = {k: v for k, v in recorded.items() if k != 'seed'}  # the challenger's split is seeded by retrain's own seed
+    for name in ('split', 'groups'):
+        column = options.get(name)
+        if isinstance(column, str) and not (name == 'split' and column in _SPLIT_METHODS):
+            for label, rows in (('new', new_data), ('old', old_data)):
+                if rows is not None and column not in rows.columns:
+                    raise ValueError(f"the champion was prepared with {name}={column!r}, a column the {label} rows lack; "
+                                     f"add it to them, or retrain from a bundle prepared without it")
+    return options
+
+
 def retrain(bundle: str | Path,  # the champion: a bundle, or a folder of versions (its latest is the champion)
             new_data: pd.DataFrame,  # new labelled raw rows
             old_data: pd.DataFrame | None = None,  # the rows the champion was trained on (raw, labelled); None: train on new rows only (fine-tuning)
@@ -1835,9 +1878,12 @@ def retrain(bundle: str | Path,  # the champion: a bundle, or a folder of versio
     n_hold = int(round(len(new_data) * holdout))
     if n_hold < 10 or len(new_data) - n_hold < 1:
         raise ValueError(f"{len(new_data)} new rows are too few: the holdout needs at least 10 rows and training at least one")
-    problem = Problem.from_dict(meta['problem']['spec'])
+    problem = Problem.from_dict(meta.get('prepare_problem') or meta['problem']['spec'])  # as `prepare` was given it
     design = meta['model']['design']
-    options = {k: v for k, v in {'size': meta.get('schema', {}).get(next(iter(champion.schema)), {}).get('size')}.items() if v}
+    options = _replayed_options(meta, new_data, old_data)
+    size = meta.get('schema', {}).get(next(iter(champion.schema)), {}).get('size')
+    if size:  # the size the champion's images were resized to (resolved from 'the commonest' when it was not given)
+        options['size'] = size
     if sequence:  # forecasts are judged on the latest stretch of the new rows, from every window ending there
         s = champion.recipe.state
         new = new_data.sort_values(s['time']).reset_index(drop=True)

@@ -1406,9 +1406,12 @@ class Prepared:
                  steps: list,  # what each step did: dicts with 'step', 'what', 'why' and counts
                  data: pd.DataFrame,  # the cleaned rows the splits index (the regular series for sequences)
                  balance: pd.DataFrame,  # rows and class shares per split
+                 options: dict | None = None,  # the options `prepare` was given (all but the problem and the data), to replay it
+                 given_problem: Problem | None = None,  # the problem `prepare` was given, before it set columns aside (default: `problem`)
                 ):
         self.problem, self.dls, self.test_dl, self.recipe = problem, dls, test_dl, recipe
         self.splits, self.steps, self.data, self.balance = splits, steps, data, balance
+        self.options, self.given_problem = dict(options or {}), given_problem or problem
 
     @property
     def train(self) -> pd.DataFrame:
@@ -1594,6 +1597,8 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
             num_workers: int = 0,  # DataLoader worker processes
            ) -> Prepared:
     "Clean, split, encode, scale and augment `data` for `problem`, check the splits for leaks, and build fastai DataLoaders."
+    given = {k: v for k, v in locals().items() if k not in ('problem', 'data')}  # every option, for a replay (`Prepared.options`)
+    given_problem = problem
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a dlwork Problem (see Problem.infer), not {type(problem).__name__}")
     if duplicates is not None:
@@ -1635,7 +1640,9 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
     bs = bs if bs is not None else 16 if segmentation else 64
     opts = dict(bs=bs, num_workers=num_workers, augment=augment_cfg, valid=valid, test=test)
     if problem.modality == 'sequence':
-        return _prepare_sequence(problem, df, steps, dict(opts, window=window, horizon=horizon, freq=freq), allow_leaks)
+        prepared = _prepare_sequence(problem, df, steps, dict(opts, window=window, horizon=horizon, freq=freq), allow_leaks)
+        prepared.options, prepared.given_problem = given, given_problem
+        return prepared
     if problem.modality == 'image':
         col = problem.columns['image'][0]
         scan = scan_images(df[col])
@@ -1738,7 +1745,8 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
         _target_scale_step(steps, built['state']['target_scale'])
     recipe = _recipe(problem, built['state'], data)
     balance = _balance(df, splits, problem, pixel_counts if segmentation else None)
-    return Prepared(problem, built['dls'], built['test_dl'], recipe, splits, steps, df, balance)
+    return Prepared(problem, built['dls'], built['test_dl'], recipe, splits, steps, df, balance, options=given,
+                    given_problem=given_problem)
 
 
 def _common_limit(n: int) -> int:

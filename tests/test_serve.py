@@ -291,3 +291,42 @@ def test_kill_9_under_load_loses_at_most_the_last_writer_interval(bundle, tmp_pa
     assert len(early) > 100, len(early)
     lost = [m for m in early if m not in logged]
     assert not lost, f'{len(lost)} of {len(early)} predictions answered over 1 s before the kill are not in the log'
+
+
+def test_a_huge_announced_body_is_refused_before_it_is_read_and_a_slow_client_holds_up_no_one(bundle):
+    "A request announcing 1 GB gets 413 at once (nothing read); a client sending its body a byte every 20 ms delays no "
+    "other request beyond 1 s (the bound: uvicorn reads bodies as they arrive, without blocking the event loop)."
+    import socket
+    import threading
+    with _start_server(bundle, '--no-log') as url:
+        port = int(url.rsplit(':', 1)[1])
+        with socket.create_connection(('127.0.0.1', port), timeout=10) as s:
+            started = time.time()
+            s.sendall(b'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n')
+            answer = s.recv(4096).decode()
+            assert answer.startswith('HTTP/1.1 413') and 'over the limit' in answer, answer
+            assert time.time() - started < 2
+        body = json.dumps(RECORD).encode()
+        done = threading.Event()
+
+        def slow():
+            with socket.create_connection(('127.0.0.1', port), timeout=60) as s:
+                s.sendall(b'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+                          + f'Content-Length: {len(body)}\r\n\r\n'.encode())
+                for i in range(len(body)):
+                    s.sendall(body[i:i + 1])
+                    time.sleep(0.02)
+                answer = s.recv(4096).decode()
+                assert answer.startswith('HTTP/1.1 200'), answer
+            done.set()
+        trickle = threading.Thread(target=slow)
+        trickle.start()
+        latencies = []
+        while not done.is_set() and trickle.is_alive():
+            started = time.perf_counter()
+            assert _call(url, 'POST', '/predict', RECORD, key=None)[0] == 200
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.01)
+        trickle.join(timeout=60)
+        assert done.is_set(), 'the slow client got no answer'
+        assert len(latencies) > 50 and max(latencies) < 1.0, (len(latencies), max(latencies))
