@@ -1361,6 +1361,11 @@ def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `
         first = errors[0] if errors else {'field': 'body', 'message': 'invalid request'}
         return JSONResponse({'detail': f"{first['field']}: {first['message']}", 'errors': errors}, status_code=422)
 
+    def fault(message: str, field: str = 'body', kind: str = 'value_error', named: bool = False):
+        "422 with one fault, in the shape `invalid_body` gives (`named`: the detail starts with the field)."
+        return JSONResponse({'detail': f'{field}: {message}' if named else message,
+                             'errors': [{'field': field, 'message': message, 'type': kind}]}, status_code=422)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         return invalid_body(exc.errors())
@@ -1443,8 +1448,8 @@ def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `
             key = request.headers.get('x-api-key')
             if key is None or not secrets.compare_digest(key.encode(), expected):
                 return JSONResponse({'detail': 'missing or wrong API key (X-API-Key header)'}, status_code=401)
-        if refused and logger.error is not None:
-            return JSONResponse({'detail': 'refused: ' + log_down()}, status_code=503)
+        if refused and (down := log_down()):  # read once: the writer may recover between two reads
+            return JSONResponse({'detail': 'refused: ' + down}, status_code=503)
         raw = await request.body()  # validated straight from the bytes by pydantic-core: the fast path of a busy service
         try:
             body = many.validate_json(raw) if raw.lstrip()[:1] == b'[' else Record.model_validate_json(raw)
@@ -1452,8 +1457,7 @@ def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `
             return invalid_body(e.errors(), as_list=raw.lstrip()[:1] == b'[')
         records = body if isinstance(body, list) else [body]
         if not records:
-            return JSONResponse({'detail': 'body: an empty list: send at least one record', 'errors': [
-                {'field': 'body', 'message': 'an empty list: send at least one record', 'type': 'too_short'}]}, status_code=422)
+            return fault('an empty list: send at least one record', kind='too_short', named=True)
         if len(records) > max_batch:
             return JSONResponse({'detail': f'{len(records)} records in one request; the limit is {max_batch}'}, status_code=413)
         try:
@@ -1463,8 +1467,7 @@ def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `
                 outputs = predictor.predict(pd.DataFrame([dict(r) for r in records])).to_dict('records')
                 outputs = [_jsonable(o) for o in outputs]
         except (ValueError, TypeError) as e:
-            return JSONResponse({'detail': str(e), 'errors': [{'field': 'body', 'message': str(e), 'type': 'value_error'}]},
-                                status_code=422)
+            return fault(str(e))
         encoded = [json.dumps(o) for o in outputs]
         answer = ('[' + ', '.join(encoded) + ']') if isinstance(body, list) else encoded[0]
         if logger:  # records as JSON text (pydantic-core; images base64), encoded here so the writer only writes
@@ -1489,15 +1492,13 @@ def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `
         async def upload(file: UploadFile = File(..., description='the image file (PNG, JPEG…)'),
                          output: typing.Literal[outputs] = 'json'):  # 'json', or 'png' for a segmentation mask as an image
             started = time.perf_counter()
-            if refused and logger.error is not None:
-                return JSONResponse({'detail': 'refused: ' + log_down()}, status_code=503)
+            if refused and (down := log_down()):
+                return JSONResponse({'detail': 'refused: ' + down}, status_code=503)
             data = await file.read()
             try:
                 out = predictor.predict(pd.DataFrame({column: [data]})).to_dict('records')[0]
             except (ValueError, TypeError) as e:
-                message = f"file {file.filename!r}: {e}"
-                return JSONResponse({'detail': message, 'errors': [{'field': 'file', 'message': message, 'type': 'value_error'}]},
-                                    status_code=422)
+                return fault(f"file {file.filename!r}: {e}", field='file')
             out = _jsonable(out)
             encoded = json.dumps(out)
             if logger:  # logged as a record of the JSON route would be: the image base64
