@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['did_you_mean', 'list_names', 'check_choice', 'check_columns', 'check_not_empty', 'atomic_write', 'to_python',
-           'markdown_table', 'html_page', 'naive_utc', 'to_datetimes', 'figure_style', 'figure_grid', 'figure_png']
+__all__ = ['FIGURE_WIDTH', 'did_you_mean', 'list_names', 'check_choice', 'check_columns', 'check_not_empty', 'atomic_write',
+           'to_python', 'markdown_table', 'html_page', 'naive_utc', 'to_datetimes', 'figure_style', 'figure_grid',
+           'figure_png']
 
 # %% ../nbs/92_core.ipynb #25216946
 def did_you_mean(name,  # what the user typed
@@ -168,14 +169,22 @@ def figure_style():
     return sns.axes_style('whitegrid')
 
 
+FIGURE_WIDTH = 7.2  # inches: 720 px at the notebooks' 100 dpi (740 px with the 0.1-inch margins of a cropped PNG), inside the docs' ~750 px text column
+
+
 def figure_grid(n: int,  # how many axes
                 ncols: int = 4,  # at most this many per row
                 width: float = 3.6,  # inches per axis
                 height: float = 2.8,  # inches per axis
+                max_width: float = FIGURE_WIDTH,  # the whole figure's width at most, inches
                ) -> tuple:  # (Figure, list of `n` axes)
-    "A matplotlib `Figure` with `n` axes on a grid of `ncols` columns; unused cells of the grid are removed."
+    """A matplotlib `Figure` with `n` axes on a grid of at most `ncols` columns; unused cells of the grid are removed.
+    The figure fits `max_width`: an axis may narrow to 3/4 of `width`, and when even that is too wide, fewer columns
+    (more rows) are used."""
     from matplotlib.figure import Figure
-    ncols = max(1, min(ncols, n))
+    fits = max(1, int(max_width // (0.75 * width)))
+    ncols = max(1, min(ncols, n, fits))
+    width = min(width, max_width / ncols)
     nrows = max(1, math.ceil(n / ncols))
     fig = Figure(figsize=(width * ncols, height * nrows), layout='constrained')
     axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 import dlwork
-from .core import atomic_write, check_choice, did_you_mean, list_names, markdown_table, to_python
+from .core import FIGURE_WIDTH, atomic_write, check_choice, did_you_mean, list_names, markdown_table, to_python
 from .recipe import TABULAR_STEPS, Columns, Recipe, read_image, scaled_series, sequence_windows
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def _histogram(values: np.ndarray, bins: int = 10) -> dict:
 
 
 def training_stats(prepared: 'Prepared',  # the prepared data
-                   schema: dict | None = None,  # from `input_schema`
+                   schema: dict | None = None,  # from input_schema
                   ) -> dict:  # column → statistics of the training rows
     "What the training inputs looked like, for drift monitoring: quantile bins, mean, std and a sample of numbers; shares of categories; text lengths; image brightness."
     schema = schema or input_schema(prepared)
@@ -408,7 +408,7 @@ def _exact_fp32():
 def export_bundle(learn,  # a trained Learner (chapters 2-4)
                   prepared: 'Prepared',  # the prepared data it was trained on
                   path: str | Path,  # the bundle folder to write (replaced whole; e.g. runs/penguins/bundle)
-                  report=None,  # the `Report` of `dlwork.evaluate.evaluate` (or its saved metrics.json as a dict): metrics, baselines, notes
+                  report=None,  # the Report of dlwork.evaluate.evaluate (or its saved metrics.json as a dict): metrics, baselines, notes
                   quantize: bool = True,  # also write an int8 dynamically quantized model
                   pickle: bool = False,  # also write fastai's `learn.export()` pickle (unsafe to load from untrusted sources)
                   tolerance: float = 1e-4,  # largest allowed difference between ONNX Runtime and PyTorch on the test rows (relative for values above 1)
@@ -499,7 +499,7 @@ def export_bundle(learn,  # a trained Learner (chapters 2-4)
     return path
 
 # %% ../nbs/06_deploy.ipynb #fc4ffe4d
-def verify_bundle(path: str | Path,  # a bundle folder written by `export_bundle`
+def verify_bundle(path: str | Path,  # a bundle folder written by export_bundle
                  ) -> dict:  # its metadata
     "Check a bundle before using it: every file in the manifest present with its sha256 (a tampered file is named), no unlisted model file, and a format this dlwork reads."
     path = Path(path)
@@ -699,7 +699,7 @@ class Predictor:
 
     def __init__(self,
                  path: str | Path,  # the bundle folder
-                 meta: dict,  # its metadata (from `verify_bundle`)
+                 meta: dict,  # its metadata (from verify_bundle)
                  session,  # the ONNX Runtime session
                  quantized: bool = False,  # whether the session runs the int8 model
                 ):
@@ -718,7 +718,7 @@ class Predictor:
 
     @classmethod
     def load(cls,
-             path: str | Path,  # a bundle folder written by `export_bundle`, or a folder of versions (`retrain`): its latest
+             path: str | Path,  # a bundle folder written by export_bundle, or a folder of versions (retrain): its latest
              quantized: bool = False,  # run the int8 model instead of the float one
              threads: int | None = None,  # ONNX Runtime intra-op threads (default: its own choice)
             ) -> 'Predictor':
@@ -1283,11 +1283,11 @@ def _prometheus(counts: dict, latency: dict, log: dict | None, meta: dict, versi
     return '\n'.join(out) + '\n'
 
 
-def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded `Predictor`
+def create_app(bundle: str | Path | Predictor,  # a bundle folder, or a loaded Predictor
                api_key: str | None = None,  # require this key in the `X-API-Key` header of /predict and /metadata
                max_body: int = 1_000_000,  # largest request body in bytes (larger: 413)
                max_batch: int = 1000,  # most records in one request
-               log: str | Path | PredictionLog | None = None,  # SQLite file logging every prediction (or a `PredictionLog`; None: no log)
+               log: str | Path | PredictionLog | None = None,  # SQLite file logging every prediction (or a PredictionLog; None: no log)
                on_log_error: str = 'answer',  # while the log cannot be written: 'answer' (predict, count the records dropped) or 'refuse' (503)
               ):
     "A FastAPI app serving the bundle: POST /predict (one record or a list; image models also POST /predict/upload, a multipart image file), GET /health, /ready, /metadata, /metrics (Prometheus); OpenAPI from the bundle's schema, every status code it can answer documented with its body."
@@ -1634,7 +1634,7 @@ class DriftReport:
     def plot(self):
         "Training against new distributions of the most shifted features, and the PSI of every feature."
         from matplotlib.figure import Figure
-        fig = Figure(figsize=(11, 3.2), layout='constrained')
+        fig = Figure(figsize=(FIGURE_WIDTH, max(2.4, 1.0 + 0.28 * len(self.features))), layout='constrained')
         ax = fig.add_subplot(1, 1, 1)
         f = self.features.sort_values('psi')
         colours = ['C3' if v == 'major' else 'C1' if v == 'moderate' else 'C0' for v in f['verdict']]
@@ -1684,7 +1684,7 @@ def _shift(r: dict, thresholds: tuple, alpha: float) -> str:
     return 'major' if r['psi'] > thresholds[1] else 'moderate' if r['psi'] > thresholds[0] else 'stable'
 
 
-def drift_report(bundle: str | Path | Predictor,  # a bundle folder or a loaded `Predictor`
+def drift_report(bundle: str | Path | Predictor,  # a bundle folder or a loaded Predictor
                  new_data: pd.DataFrame | None = None,  # new raw rows (with the target columns, performance is checked too)
                  log: str | Path | None = None,  # or: the service's prediction log (SQLite) to read the new rows from
                  thresholds: tuple = PSI_THRESHOLDS,  # PSI above which a shift is moderate, and major
@@ -1879,7 +1879,7 @@ def retrain(bundle: str | Path,  # the champion: a bundle, or a folder of versio
     n_hold = int(round(len(new_data) * holdout))
     if n_hold < 10 or len(new_data) - n_hold < 1:
         raise ValueError(f"{len(new_data)} new rows are too few: the holdout needs at least 10 rows and training at least one")
-    problem = Problem.from_dict(meta.get('prepare_problem') or meta['problem']['spec'])  # as `prepare` was given it
+    problem = Problem.from_dict(meta.get('prepare_problem') or meta['problem']['spec'])  # as prepare was given it
     design = meta['model']['design']
     options = _replayed_options(meta, new_data, old_data)
     size = meta.get('schema', {}).get(next(iter(champion.schema)), {}).get('size')

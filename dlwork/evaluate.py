@@ -70,11 +70,16 @@ def _check_metric(name: str, task: str) -> str:
 
 
 def _as_proba(p: np.ndarray, task: str) -> np.ndarray:
-    "Probabilities with one column per class (binary: two columns), clipped away from 0 and 1 as scikit-learn's log-loss does."
+    """Probabilities with one column per class (binary: two columns), in float64. Rows that sum to 1 up to float32's
+    rounding (a network's softmax) are renormalised, so that scikit-learn's check of the sums holds."""
     p = np.asarray(p, dtype=np.float64)
     if task == 'binary' and (p.ndim == 1 or p.shape[1] == 1):
         p = p.reshape(-1)
         p = np.stack([1 - p, p], axis=1)
+    if p.ndim == 2 and len(p):
+        sums = p.sum(1, keepdims=True)
+        if np.allclose(sums, 1, rtol=0, atol=1e-4):
+            p = p / sums
     return p
 
 
@@ -226,9 +231,9 @@ def _f1(tp, fp, fn):
 
 
 def resampled(task: str,  # the task
-              y: np.ndarray,  # true classes / labels / values, as for `score`
-              out: np.ndarray,  # probabilities or predicted values, as for `score`
-              W: np.ndarray,  # resample counts from `bootstrap_counts` (a row of ones gives `score`'s values)
+              y: np.ndarray,  # true classes / labels / values, as for score
+              out: np.ndarray,  # probabilities or predicted values, as for score
+              W: np.ndarray,  # resample counts from bootstrap_counts (a row of ones gives score's values)
               names: list,  # metric names
              ) -> dict:  # name → (resamples,) array
     "Metrics in every bootstrap resample at once: counts × per-row values as matrix products, no Python loop over resamples."
@@ -548,7 +553,7 @@ def fit_baselines(prepared: 'Prepared',  # the prepared data: the models train o
               data: pd.DataFrame | None = None,  # labelled raw rows to score (default: the held-out split `split`)
               split: str = 'test',  # the split scored when `data` is None: 'test', or 'valid' (the rows a search is judged on)
               errors: dict | None = None,  # when given, a table baseline that fails is recorded here (name → reason) instead of raising
-             ) -> dict:  # name → outputs on the test rows, in `score`'s form
+             ) -> dict:  # name → outputs on the test rows, in score's form
     "Simple models trained on the same training rows and scored on the same test rows: dummy everywhere; linear and HistGradientBoosting for tables; TF-IDF + logistic regression for text; logistic regression on pixels for images; persistence, seasonal naive and the mean for sequences."
     from sklearn.dummy import DummyClassifier, DummyRegressor
     p = prepared.problem
@@ -656,7 +661,7 @@ def paired_bootstrap(task: str,  # the task
             'p': float(max(p, 1 / max(len(d), 1))), 'resamples': int(len(d)), 'level': level, 'same': same}
 
 
-def verdict(result: dict,  # from `paired_bootstrap`
+def verdict(result: dict,  # from paired_bootstrap
            ) -> str:
     "A plain-language reading of a paired comparison: 'better: +2.1 points, 95% CI [0.4, 3.9], p = 0.01', or 'no significant difference: …'."
     m, lower = result['metric'], result['metric'] in LOWER_IS_BETTER
@@ -740,7 +745,7 @@ class Registry:
             return cur.lastrowid
 
     def looks(self,
-              fingerprint: str,  # a test set's `fingerprint`
+              fingerprint: str,  # a test set's fingerprint
              ) -> int:
         "How many evaluations have looked at this test set."
         with self._connect() as db:
@@ -782,13 +787,13 @@ class Report:
     "An evaluation on held-out data: metrics with bootstrap intervals, per-class and per-slice views, baselines on the same rows, plots, and how often this test set has been looked at."
 
     def __init__(self,
-                 problem,  # the `Problem`
+                 problem,  # the Problem
                  run: str,  # the run's name
                  model: str,  # the network's name (its architecture)
                  truth: np.ndarray,  # true targets of the test rows
                  outputs: np.ndarray,  # the network's outputs on them
                  rows: pd.DataFrame,  # the raw test rows (sequences: one row per forecast window)
-                 fingerprint: str,  # the test set's `fingerprint`
+                 fingerprint: str,  # the test set's fingerprint
                  config: dict,  # the network's configuration (its design, training decisions)
                  metric: str,  # the metric that ranks models and decides verdicts
                  baselines: dict | None = None,  # name → outputs on the same rows
@@ -1213,7 +1218,7 @@ def _pooled_scores(cm: np.ndarray) -> dict:
                 'iou': iou, 'dice_per_class': dice}
 
 
-def segmentation_scores(confusions: np.ndarray,  # (images, n, n) from `image_confusions`
+def segmentation_scores(confusions: np.ndarray,  # (images, n, n) from image_confusions
                         weights: np.ndarray | None = None,  # (resamples, images) bootstrap counts; None: every image once
                        ) -> dict:  # name → array (resamples,) or (resamples, n): mean_iou, dice, pixel_accuracy, iou, dice_per_class
     "Mean IoU, Dice and pixel accuracy over the pooled pixels of the images (weighted by how often a resample draws each), and IoU and Dice per class (NaN for a class in neither truth nor prediction)."
@@ -1260,7 +1265,7 @@ class SegmentationReport:
                  truth: np.ndarray,  # true masks (images, height, width)
                  outputs: np.ndarray,  # predicted masks, the same shape
                  rows: pd.DataFrame,  # the raw test rows (their images are drawn in the worst-images figure)
-                 fingerprint: str,  # the test set's `fingerprint`
+                 fingerprint: str,  # the test set's fingerprint
                  config: dict,  # the design and data settings, for the record
                  metric: str = 'mean_iou',  # the metric that ranks models and decides verdicts
                  baselines: dict | None = None,  # name → predicted masks on the same images
@@ -1365,16 +1370,15 @@ class SegmentationReport:
               worst: int = 6,  # the worst-predicted test images drawn
              ) -> dict:
         "Figures: IoU per class with intervals, the pixel confusion matrix, and the worst images (prediction above truth)."
-        import matplotlib.pyplot as plt
         from dlwork.problem import plot_overlays
         figs = {}
         with figure_style():
-            fig, ax = plt.subplots(figsize=(5, 0.5 + 0.4 * len(self.per_class)))
+            fig, (ax,) = figure_grid(1, width=5, height=0.5 + 0.4 * len(self.per_class))
             pc = self.per_class
             ax.barh(pc.index.astype(str), pc['iou'], xerr=[pc['iou'] - pc['iou_low'], pc['iou_high'] - pc['iou']], color='C0')
             ax.set(xlabel='IoU (test)', xlim=(0, 1), title='IoU per class')
             figs['iou_per_class'] = fig
-            fig, ax = plt.subplots(figsize=(1.5 + 0.6 * len(pc), 1.2 + 0.5 * len(pc)))
+            fig, (ax,) = figure_grid(1, width=1.5 + 0.6 * len(pc), height=1.2 + 0.5 * len(pc))
             cm = self.confusion()
             ax.imshow(cm.to_numpy(), cmap='Blues', vmin=0, vmax=1)
             ax.set(xticks=range(len(cm)), yticks=range(len(cm)), xlabel='predicted', ylabel='true', title='pixels (share of each true class)')
@@ -1453,7 +1457,7 @@ def _evaluate_segmentation(learn, prepared, data, metric, baselines, resamples, 
                                 design.get('arch', type(learn.model).__name__), truth, masks, rows,
                                 fingerprint(prepared, data), config, metric,
                                 segmentation_baselines(prepared, data, seed=seed) if baselines else None, resamples, seed, level)
-    _record(report, registry, max_looks, stacklevel=4)  # the caller of `evaluate`
+    _record(report, registry, max_looks, stacklevel=4)  # the caller of evaluate
     if run_dir is not None:
         report.save(run_dir)
     return report
@@ -1585,8 +1589,8 @@ class Comparison:
     def __init__(self,
                  a: str,  # the first model's name
                  b: str,  # the second's
-                 result: dict,  # from `paired_bootstrap` (A − B)
-                 mcnemar: dict | None,  # from `mcnemar` (classification)
+                 result: dict,  # from paired_bootstrap (A − B)
+                 mcnemar: dict | None,  # from mcnemar (classification)
                  values: dict,  # {name: metric value}
                 ):
         self.a, self.b, self.result, self.mcnemar, self.values = a, b, result, mcnemar, values

@@ -173,7 +173,7 @@ class PiecewiseLinearEmbedding(nn.Module):
     "Numbers as piecewise-linear encodings over bins (Gorishniy et al. 2022): per column, one feature per bin, 0 below it, 1 above it and linear inside it (the first bin open below, the last open above), then a linear layer of each column's own and a ReLU."
 
     def __init__(self,
-                 edges: list,  # per column, the increasing bin edges (≥ 2; e.g. training quantiles, `quantile_edges`), in the units of the inputs
+                 edges: list,  # per column, the increasing bin edges (≥ 2; e.g. training quantiles, quantile_edges), in the units of the inputs
                  width: int = 8,  # features per column after its linear layer
                 ):
         super().__init__()
@@ -306,23 +306,23 @@ class EnsembleMLP(nn.Module):
                  n_cont: int,  # number of continuous inputs
                  cardinalities: list = (),  # number of categories of each categorical input (fastai counts `#na#`)
                  n_out: int = 1,  # outputs: classes, labels or target values
-                 centre: list | None = None,  # per numeric column: subtracted first (default 0; `build_model`: training medians)
-                 scale: list | None = None,  # per numeric column: divided by next (default 1; `build_model`: training IQRs)
+                 centre: list | None = None,  # per numeric column: subtracted first (default 0; build_model: training medians)
+                 scale: list | None = None,  # per numeric column: divided by next (default 1; build_model: training IQRs)
                  mean_of: str = 'value',  # what the members' outputs are averaged as: 'softmax', 'sigmoid' or 'value'
                  k: int = 8,  # ensemble members
                  layers: list = (256, 256),  # width of each shared hidden layer
                  dropout: float = 0.1,  # dropout after each hidden layer
                  activation: str = 'relu',  # hidden activation, from `ACTIVATIONS`
-                 parametric: bool = True,  # learn a mix of each activation with the identity (`ParametricActivation`)
+                 parametric: bool = True,  # learn a mix of each activation with the identity (ParametricActivation)
                  numeric: str = 'auto',  # numeric embedding, one of `NUMERIC_EMBEDDINGS` ('auto': piecewise-linear when there are numbers)
                  frequencies: int = 16,  # periodic embedding: learned frequencies per column
                  embed_width: int = 8,  # numeric embedding (piecewise or periodic): features per column
                  sigma: float = 0.1,  # periodic embedding: spread of the initial frequencies
                  bins: int = 16,  # piecewise embedding: bins per column when `edges` is not given (evenly spaced over the clipped range)
-                 edges: list | None = None,  # piecewise embedding: per numeric column, bin edges in the column's own units (`build_model`: training quantiles)
+                 edges: list | None = None,  # piecewise embedding: per numeric column, bin edges in the column's own units (build_model: training quantiles)
                  smooth_clip: bool = True,  # softly clip the scaled numbers: x / sqrt(1 + (x/3)²)
-                 linear: bool | None = None,  # add a linear function of the one-hot categories and unclipped scaled numbers to each output (`LinearPart`; None: when `mean_of` is 'value', i.e. regression)
-                 linear_start: str = 'ridge',  # the linear part's start, one of `LINEAR_STARTS`: 'ridge' (`build_model` fits it by ridge regression on the training rows, `fit_linear`) or 'zero'
+                 linear: bool | None = None,  # add a linear function of the one-hot categories and unclipped scaled numbers to each output (LinearPart; None: when `mean_of` is 'value', i.e. regression)
+                 linear_start: str = 'ridge',  # the linear part's start, one of `LINEAR_STARTS`: 'ridge' (build_model fits it by ridge regression on the training rows, `fit_linear`) or 'zero'
                  embed_max: int = 16,  # widest categorical embedding (fastai's rule below it)
                 ):
         super().__init__()
@@ -369,14 +369,14 @@ class EnsembleMLP(nn.Module):
             raise ValueError(f"linear must be True, False or None (for regression only), got {linear!r}")
         check_choice(linear_start, LINEAR_STARTS, 'linear_start')
         self.linear, self.linear_start, self.linear_why = None, linear_start, None  # `fit_linear` says what it did
-        self.starts_as = None  # 'ridge regression' once `fit_linear` has set the start (`fit` keeps it if no epoch beats it)
+        self.starts_as = None  # 'ridge regression' once `fit_linear` has set the start (fit keeps it if no epoch beats it)
         if (mean_of == 'value') if linear is None else linear:  # a linear part, zero until `fit_linear` or training
             self.linear = LinearPart(n_cont, cardinalities, n_out)
 
     def fit_linear(self,
                    x_cat: np.ndarray,  # categorical codes of the training rows, (rows, categorical columns)
                    x_cont: np.ndarray,  # numbers of the training rows, as `forward` receives them, (rows, n_cont)
-                   y: np.ndarray,  # the targets the network predicts (standardised, under `TargetScale`), (rows, n_out)
+                   y: np.ndarray,  # the targets the network predicts (standardised, under TargetScale), (rows, n_out)
                    valid: tuple | None = None,  # (codes, numbers, targets) of validation rows: keep the ridge start only if it beats the training mean there
                   ) -> str:  # what was done, in words
         "Start as ridge regression: fit the linear part to the training rows (`LinearPart.fit_ridge`) and zero the members' output layers, so that the network's first prediction is the ridge model's and the hidden layers learn what it leaves. With `valid`, a ridge model no better than the training mean on those rows is undone (the linear part back to zero)."
@@ -594,7 +594,7 @@ UNET_ENCODERS = ('cnn', 'xresnet18', 'xresnet34')
 def dynamic_unet(n_in: int = 3,  # input channels
                  n_out: int = 2,  # classes
                  size: tuple = (64, 64),  # (height, width) of the images (fastai sizes the decoder by running one through)
-                 encoder: str = 'xresnet18',  # one of `UNET_ENCODERS`: an xresnet body, or `SimpleCNN`'s blocks (`channels`)
+                 encoder: str = 'xresnet18',  # one of `UNET_ENCODERS`: an xresnet body, or SimpleCNN's blocks (`channels`)
                  channels: list = (32, 64, 128, 256),  # encoder 'cnn' only: channels of its blocks (each after the first halves the size)
                  self_attention: bool = False,  # fastai's self-attention layer in the decoder
                  blur: bool = False,  # fastai's blur in the upsampling (against checkerboard artefacts)
@@ -676,7 +676,7 @@ class RecurrentNet(nn.Module):
         super().__init__()
         check_choice(cell, RECURRENT_CELLS, 'recurrent cell')
         self.last_value = _check_sequence_options(last_value, vocab_size, dropout)
-        self.starts_as = 'the persistence forecast' if last_value else None  # a zero head: the last value (`fit` keeps it if no epoch beats it)
+        self.starts_as = 'the persistence forecast' if last_value else None  # a zero head: the last value (fit keeps it if no epoch beats it)
         if activation not in ('tanh', 'relu'):
             raise ValueError(f"a recurrent net's activation must be 'tanh' or 'relu', got {activation!r}")
         self.tokens = _TokenInput(vocab_size, embed_size, pad_idx, dropout) if vocab_size else None
@@ -733,7 +733,7 @@ class TransformerNet(nn.Module):
         super().__init__()
         check_choice(positional, POSITIONAL, 'positional encoding')
         self.last_value = _check_sequence_options(last_value, vocab_size, dropout)
-        self.starts_as = 'the persistence forecast' if last_value else None  # a zero head: the last value (`fit` keeps it if no epoch beats it)
+        self.starts_as = 'the persistence forecast' if last_value else None  # a zero head: the last value (fit keeps it if no epoch beats it)
         if width % heads:
             raise ValueError(f"width ({width}) must be divisible by heads ({heads})")
         if activation not in ('relu', 'gelu'):
@@ -788,7 +788,7 @@ class NgramBag(nn.Module):
                  dropout: float = 0.3,  # dropout on the pooled embedding
                  weighting: str = 'idf',  # 'idf': weights ln((1 + texts) / (1 + texts holding it)) + 1 from the training texts (`fit_idf`), pooled sum / its L2 norm, as TF-IDF; 'mean': the plain average (fastText)
                  linear: bool = True,  # also a weight per word, n-gram and output: a full linear model on the weighted bag, beside the embeddings' low-rank one
-                 linear_start: str = 'fitted',  # 'fitted': `build_model` starts the linear part as logistic (ridge, for values) regression on the weighted training bags (`fit_linear`); 'zero'
+                 linear_start: str = 'fitted',  # 'fitted': build_model starts the linear part as logistic (ridge, for values) regression on the weighted training bags (`fit_linear`); 'zero'
                 ):
         super().__init__()
         _check_positive(embed_size, 'embed_size')
@@ -803,7 +803,7 @@ class NgramBag(nn.Module):
             raise ValueError(f"buckets must be a positive whole number, got {buckets!r}")
         self.vocab_size, self.ngrams, self.buckets, self.pad_idx = vocab_size, ngrams, buckets, pad_idx
         self.weighting, self.linear_start, self.linear_why = weighting, linear_start, None  # `fit_linear` says what it did
-        self.starts_as = None  # set by `fit_linear`: the linear model the network starts as (`fit` keeps it if no epoch beats it)
+        self.starts_as = None  # set by `fit_linear`: the linear model the network starts as (fit keeps it if no epoch beats it)
         items = vocab_size + (buckets if ngrams > 1 else 0)
         self.embed = nn.Embedding(items, embed_size)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_size, n_out))
@@ -1165,7 +1165,7 @@ class EnsembleLoss:
     "The mean of a loss over the members of an ensemble network (`EnsembleMLP`): outputs (batch, k, n_out) in training are scored each against the batch's targets; ensembled outputs (batch, n_out) go to the loss as they are. Activation and decoding are the loss's own."
 
     def __init__(self,
-                 loss,  # the loss of one member, e.g. from `loss_for`
+                 loss,  # the loss of one member, e.g. from loss_for
                 ):
         self.loss = loss
 
@@ -1527,7 +1527,7 @@ def network_spec(prepared: Prepared,  # the prepared data: sizes are read from i
     return {'arch': arch, 'builder': builder, 'kwargs': kwargs}
 
 
-def network_from_spec(spec: dict,  # from `network_spec`, with 'target_scale': [means, stds] for a `TargetScale` wrapper
+def network_from_spec(spec: dict,  # from network_spec, with 'target_scale': [means, stds] for a TargetScale wrapper
                       download: bool = True,  # pretrained architectures: fetch ImageNet weights (False when saved weights follow)
                      ) -> nn.Module:
     "Build the (untrained) network a `network_spec` describes."
@@ -1665,15 +1665,15 @@ def learner_for(prepared: Prepared,  # the prepared data (chapter 1)
                 metrics: list | None = None,  # metric names (default: the problem's)
                 opt: str | None = None,  # optimiser, one of `OPTIMIZERS`; None: by architecture (`DEFAULT_OPT`, else 'adamw')
                 mom: float | None = None,  # momentum (SGD, RMSprop; Adam's beta1), held constant in training; None: the optimiser's, cycled by one-cycle
-                lr: float = 1e-3,  # learning rate (chapter 3's `fit` can find one)
+                lr: float = 1e-3,  # learning rate (chapter 3's fit can find one)
                 wd: float | None = None,  # weight decay; None: by architecture (`DEFAULT_WD`, else 0.01)
-                bs: int | None = None,  # batch size (default: the one chosen in `prepare`)
+                bs: int | None = None,  # batch size (default: the one chosen in prepare)
                 init: str | None = 'auto',  # one of `INITIALISERS`, 'auto' (by activation) or None (keep the architecture's)
                 class_weights: str | list | None = None,  # 'balanced', a weight per class, or None
                 label_smoothing: float = 0.0,  # cross-entropy label smoothing
                 seed: int | None = None,  # seeds the weights' initialisation
                 path: str | Path | None = None,  # the run folder for the Learner's files (default: current folder)
-                **options,  # the architecture's options (see `build_model`)
+                **options,  # the architecture's options (see build_model)
                ) -> Learner:
     "A fastai `Learner` (a `FastLearner`) for the prepared problem: architecture, initialisation, loss, metrics and optimiser chosen to fit."
     if not isinstance(prepared, Prepared):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -28,8 +29,8 @@ from fastai.vision.augment import Resize, aug_transforms
 from fastai.vision.core import PILImage, PILImageBW, PILMask
 from fasttransform import ItemTransform, Transform
 
-from .core import (atomic_write, check_choice, check_columns, check_not_empty, did_you_mean, list_names,
-                         markdown_table, to_datetimes, to_python)
+from .core import (FIGURE_WIDTH, atomic_write, check_choice, check_columns, check_not_empty, did_you_mean,
+                         figure_grid, list_names, markdown_table, to_datetimes, to_python)
 from .problem import Problem, feature_relevance, linear_leak, mask_stats, read_mask
 from .recipe import (DATE_PARTS, RECIPE_VERSION, TABULAR_STEPS, TextTokenizer, image_pixels, mask_pixels, read_image,
                            regularize_series, scaled_series)
@@ -1087,7 +1088,7 @@ def _build_image(problem: Problem, df: pd.DataFrame, splits: Splits, opts: dict)
     state = {'inputs': [col], 'size': list(size), 'mode': mode, 'mean': mean, 'std': std, 'resize': 'squish/bilinear'}
     if segmentation:
         state['mask_resize'] = 'squish/nearest'
-    keys = opts['keys'] if 'keys' in opts else df[col].map(_digest)  # pixel digests, computed once in `prepare`
+    keys = opts['keys'] if 'keys' in opts else df[col].map(_digest)  # pixel digests, computed once in prepare
     return dict(dls=dls, test_dl=test_dl, state=state, fitted=None, refit=None,
                 keys=keys, changes={}, test_changes={})
 
@@ -1141,7 +1142,7 @@ def check_masks(df: pd.DataFrame,  # the rows: an image column and a mask column
     return kept, counts, skipped
 
 
-def dominant_classes(counts: np.ndarray,  # pixels per class of each image (from `check_masks`)
+def dominant_classes(counts: np.ndarray,  # pixels per class of each image (from check_masks)
                      classes: list,  # the class names, background first
                     ) -> np.ndarray:  # one class name per image
     "Each image's largest class other than the background (the background when it holds nothing else): labels to stratify a split on."
@@ -1155,7 +1156,7 @@ def dominant_classes(counts: np.ndarray,  # pixels per class of each image (from
 
 # %% ../nbs/01_prep.ipynb #80933f66
 def text_vocab(texts,  # the training texts
-               tokenizer: TextTokenizer | None = None,  # default `TextTokenizer()`
+               tokenizer: TextTokenizer | None = None,  # default TextTokenizer()
                min_freq: int = 1,  # keep tokens seen at least this often
                max_vocab: int = 60000,  # at most this many tokens
               ) -> list:  # fastai vocabulary: special tokens first, padded to a multiple of 8
@@ -1401,13 +1402,13 @@ class Prepared:
                  problem: Problem,  # the problem, with columns dropped during preparation removed
                  dls: DataLoaders,  # train and valid DataLoaders
                  test_dl,  # the held-out test set, labelled, through the same (non-random) preprocessing
-                 recipe: dict,  # fitted preprocessing as JSON-ready values (see `dlwork.recipe.Recipe`)
+                 recipe: dict,  # fitted preprocessing as JSON-ready values (see dlwork.recipe.Recipe)
                  splits: Splits,  # row positions (window positions for sequences) of each split
                  steps: list,  # what each step did: dicts with 'step', 'what', 'why' and counts
                  data: pd.DataFrame,  # the cleaned rows the splits index (the regular series for sequences)
                  balance: pd.DataFrame,  # rows and class shares per split
-                 options: dict | None = None,  # the options `prepare` was given (all but the problem and the data), to replay it
-                 given_problem: Problem | None = None,  # the problem `prepare` was given, before it set columns aside (default: `problem`)
+                 options: dict | None = None,  # the options prepare was given (all but the problem and the data), to replay it
+                 given_problem: Problem | None = None,  # the problem prepare was given, before it set columns aside (default: `problem`)
                 ):
         self.problem, self.dls, self.test_dl, self.recipe = problem, dls, test_dl, recipe
         self.splits, self.steps, self.data, self.balance = splits, steps, data, balance
@@ -1449,10 +1450,20 @@ class Prepared:
                    max_n: int = 9,  # items to show
                    **kwargs,  # passed on to fastai's `show_batch`
                   ):
-        "Show a batch of any modality: fastai's `show_batch`; for sequences, a plot of input windows and targets."
+        """Show a batch of any modality: fastai's `show_batch`; for sequences, a plot of input windows and targets; for
+        tables, the decoded rows as a DataFrame, transposed (a column per row) when there are more than 8 columns."""
         dl = {'train': self.dls.train, 'valid': self.dls.valid, 'test': self.test_dl}[split]
         if self.problem.modality == 'sequence':
             return _show_windows(dl, self.recipe, max_n)
+        if self.problem.modality == 'tabular':  # fastai prints every column side by side, far wider than a page
+            x = dl.show_batch(max_n=max_n, show=False, **kwargs)[0]
+            frame = x.new(x.all_cols[:max_n]).decode().items
+            return frame.T.rename_axis('column') if frame.shape[1] > 8 else frame
+        if self.problem.modality == 'image' and 'figsize' not in kwargs:  # fastai's grid at 3 inches an image would overflow a page
+            rows = int(math.sqrt(min(max_n, dl.bs)))  # fastai's get_grid: √n rows
+            cols = math.ceil(min(max_n, dl.bs) / rows)
+            side = min(FIGURE_WIDTH / cols, 2.2)
+            kwargs['figsize'] = (side * cols, side * rows)
         return dl.show_batch(max_n=max_n, **kwargs)
 
     def save(self,
@@ -1477,28 +1488,32 @@ class Prepared:
 
 def _show_windows(dl, recipe: dict, max_n: int = 9):
     "Plot input windows and their targets from one batch of a sequence DataLoader."
-    import matplotlib.pyplot as plt
     x, y = dl.one_batch()[:2]
     n = min(max_n, len(x))
-    cols = min(3, n)
-    fig, axes = plt.subplots(math.ceil(n / cols), cols, figsize=(4 * cols, 2.4 * math.ceil(n / cols)), squeeze=False)
+    fig, axes = figure_grid(n, ncols=3, width=FIGURE_WIDTH / 3, height=2.2)  # a Figure, not pyplot's: shown once
     w = x.shape[1]
-    for i, ax in enumerate(axes.flat):
-        if i >= n:
-            ax.axis('off')
-            continue
+    for i, ax in enumerate(axes):
         ax.plot(range(w), x[i, :, 0].cpu().numpy(), color='C0', label='input')
         ax.plot(range(w, w + y.shape[1]), y[i].cpu().numpy().reshape(y.shape[1], -1)[:, 0], 'o-', color='C1',
                 label='target', markersize=3)
         ax.set_title(f'window {i}', fontsize=9)
-    axes.flat[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8)
     fig.suptitle(f"{recipe['targets'][0]} (scaled): {w} steps in, {y.shape[1]} ahead", fontsize=10)
-    fig.tight_layout()
     return fig
 
 # %% ../nbs/01_prep.ipynb #ef5cb178
 def _step(steps: list, step: str, what: str, why: str, **counts):
     steps.append({'step': step, 'what': what, 'why': why, **counts})
+
+
+def _short_paths(paths: pd.Series) -> pd.Series:
+    "File paths as a report names them: from the folder that holds them all (`digits/3/a.png`), so no machine's absolute path is printed; the full paths stay in the step's `files`."
+    text = paths.astype(str)
+    try:
+        root = os.path.dirname(os.path.commonpath(list(text))) if len(text) > 1 else os.path.dirname(text.iloc[0])
+    except (ValueError, IndexError):  # a mix of absolute and relative paths, or none
+        return text.str[:80]
+    return text.map(lambda p: os.path.relpath(p, root)[:80] if root else p[:80])
 
 
 def _balance(df: pd.DataFrame, splits: Splits, problem: Problem, pixel_counts: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -1648,7 +1663,8 @@ def prepare(problem: Problem,  # what to predict, from what (from `dlwork.proble
         scan = scan_images(df[col])
         bad = scan[scan['error'] != '']
         if len(bad):
-            listing = '; '.join(f"{str(df.loc[i, col])[:80]} ({e})" for i, e in bad['error'].head(5).items())
+            short = _short_paths(df[col])
+            listing = '; '.join(f"{short[i]} ({e.replace(str(df.loc[i, col]), short[i])})" for i, e in bad['error'].head(5).items())
             if bad_images == 'raise':
                 raise ValueError(f"{len(bad)} images cannot be read: {listing}")
             df, scan = df.drop(index=bad.index), scan.drop(index=bad.index)

@@ -160,7 +160,7 @@ _EXAMPLES = {
 @dataclass
 class Example:
     "A built-in example data set: the data, its usual target and where it comes from."
-    name: str  # the name `load_example` knows it by
+    name: str  # the name load_example knows it by
     data: pd.DataFrame  # the rows, target included
     target: str  # the column usually predicted
     modality: str  # 'tabular', 'image', 'text' or 'sequence'
@@ -168,7 +168,7 @@ class Example:
     source: str  # citation and licence
 
     def problem(self,
-                **overrides,  # passed on to `Problem.infer`, e.g. `task='binary'`
+                **overrides,  # passed on to Problem.infer, e.g. `task='binary'`
                ) -> Problem:
         "Infer the `Problem` of this example (see `Problem.infer`; `overrides` go to it)."
         return Problem.infer(self.data, self.target, **overrides)
@@ -383,10 +383,10 @@ def load_segmentation(source,  # a folder with `images/` and `masks/` (or `label
     return frame
 
 # %% ../nbs/00_problem.ipynb #5f69256b
-def load_text(source,  # a DataFrame or the path of a table (see `load_table`)
+def load_text(source,  # a DataFrame or the path of a table (see load_table)
               text: str,  # the column holding the text
               label: str | None = None,  # the column holding the label, if any
-              **kwargs,  # passed on to `load_table`
+              **kwargs,  # passed on to load_table
              ) -> pd.DataFrame:
     "Load a table whose `text` column holds free text, checking that the column exists and holds strings."
     df = load_table(source, **kwargs)
@@ -403,10 +403,10 @@ def load_text(source,  # a DataFrame or the path of a table (see `load_table`)
     return df
 
 # %% ../nbs/00_problem.ipynb #24477f8b
-def load_sequence(source,  # a DataFrame or the path of a table (see `load_table`)
+def load_sequence(source,  # a DataFrame or the path of a table (see load_table)
                   time: str,  # the column that orders the rows: dates/times, or numbers
                   series: str | None = None,  # a column naming which series a row belongs to, when there are several
-                  **kwargs,  # passed on to `load_table`
+                  **kwargs,  # passed on to load_table
                  ) -> pd.DataFrame:
     "Load time-indexed rows: parse the `time` column, and sort by it (within each `series`)."
     df = load_table(source, **kwargs)
@@ -429,8 +429,8 @@ def load_sequence(source,  # a DataFrame or the path of a table (see `load_table
 
 # %% ../nbs/00_problem.ipynb #05df11ae
 def load_data(source,  # a DataFrame, a table's path, a folder with one sub-folder of images per class, or images/ + masks/
-              time: str | None = None,  # for sequences: the column that orders the rows (see `load_sequence`)
-              text: str | None = None,  # for text: the column holding the text (see `load_text`)
+              time: str | None = None,  # for sequences: the column that orders the rows (see load_sequence)
+              text: str | None = None,  # for text: the column holding the text (see load_text)
               **kwargs,  # passed on to the loader
              ) -> pd.DataFrame:
     "Load any supported data: a folder to `load_segmentation` (images/ + masks/) or `load_images`, a table with `time` to `load_sequence`, with `text` to `load_text`."
@@ -571,7 +571,7 @@ def _n_classes(y_true, y_pred, proba, classes) -> int:
     return proba.shape[1] if proba is not None else int(max(np.max(y_true), np.max(y_pred))) + 1
 
 
-def iou_per_class(cm: np.ndarray,  # from `pixel_confusion` (n × n), or a stack of them (…, n, n)
+def iou_per_class(cm: np.ndarray,  # from pixel_confusion (n × n), or a stack of them (…, n, n)
                  ) -> np.ndarray:  # intersection over union of each class (…, n); NaN for a class in neither truth nor prediction
     "Intersection over union (Jaccard index) of each class, from a pixel confusion matrix (or each of a stack)."
     inter = np.diagonal(cm, axis1=-2, axis2=-1).astype(float)
@@ -579,7 +579,7 @@ def iou_per_class(cm: np.ndarray,  # from `pixel_confusion` (n × n), or a stack
     return np.divide(inter, union, out=np.full(inter.shape, np.nan), where=union > 0)
 
 
-def dice_per_class(cm: np.ndarray,  # from `pixel_confusion` (n × n), or a stack of them (…, n, n)
+def dice_per_class(cm: np.ndarray,  # from pixel_confusion (n × n), or a stack of them (…, n, n)
                   ) -> np.ndarray:  # Dice coefficient of each class (…, n); NaN for a class in neither truth nor prediction
     "Dice coefficient (F1 over pixels) of each class, from a pixel confusion matrix (or each of a stack)."
     inter = np.diagonal(cm, axis1=-2, axis2=-1).astype(float)
@@ -804,7 +804,7 @@ def _mask_classes(values: pd.Series, codes) -> tuple:
     for v in _spread_sample(values, 50):
         try:
             top = max(top, int(read_mask(v).max()))
-        except ValueError:  # an unreadable mask: `explore` reports it
+        except ValueError:  # an unreadable mask: explore reports it
             continue
     if top >= 100:
         raise ValueError(f"mask values go up to {top}: give the code table (codes=[...], or a codes.txt) naming the "
@@ -1419,7 +1419,7 @@ def correlations(df: pd.DataFrame,  # the data
     return data.corr(method=method)
 
 
-def plot_correlations(corr: pd.DataFrame,  # from `correlations`
+def plot_correlations(corr: pd.DataFrame,  # from correlations
                      ):
     "A heat map of a correlation matrix (lower triangle), annotated when small; returns the `Figure`."
     import seaborn as sns
@@ -2073,8 +2073,8 @@ def plot_overlays(df: pd.DataFrame,  # the data: an image column and a mask colu
     return fig
 
 
-def plot_pixels(pixels: pd.DataFrame,  # from `pixel_frequencies`
-                stats: pd.DataFrame,  # from `mask_stats`
+def plot_pixels(pixels: pd.DataFrame,  # from pixel_frequencies
+                stats: pd.DataFrame,  # from mask_stats
                ):
     "The share of pixels per class, and how much of each image its mask covers; returns the `Figure`."
     import seaborn as sns
@@ -2224,7 +2224,7 @@ class EDA:
                  problem: Problem,  # the problem explored
                  tables: dict,  # name → DataFrame, in report order
                  figures: dict,  # name → matplotlib Figure, in report order
-                 findings: pd.DataFrame,  # from `check_quality`
+                 findings: pd.DataFrame,  # from check_quality
                  title: str = 'Exploratory data analysis',  # heading of the report
                 ):
         self.problem, self.tables, self.figures, self.findings, self.title = problem, tables, figures, findings, title

@@ -90,7 +90,7 @@ def read_image(value,  # a file path, raw bytes, a Pillow image or an array (H,W
     return im if im.mode == mode else im.convert(mode)
 
 
-def image_pixels(value,  # anything `read_image` reads
+def image_pixels(value,  # anything read_image reads
                  size: tuple,  # (height, width) after resizing
                  mode: str = 'RGB',  # 'RGB' or 'L'
                 ) -> np.ndarray:  # uint8 array (channels, height, width)
@@ -177,7 +177,7 @@ class Columns(dict):
     "The columns of a batch of raw rows, a dict of Series sharing one index (or of numpy arrays, made Series when a step reads them): what the recipe's steps change when replaying a batch (assigning a DataFrame column costs far more than a dict entry)."
 
     def __init__(self,
-                 frame: pd.DataFrame,  # raw rows, or another `Columns` (left unchanged: the steps replace columns, never change a Series in place)
+                 frame: pd.DataFrame,  # raw rows, or another Columns (left unchanged: the steps replace columns, never change a Series in place)
                  columns: list,  # the columns to take, in order
                 ):
         super().__init__()
@@ -429,13 +429,13 @@ class Recipe:
 
     @classmethod
     def load(cls,
-             path: str | Path,  # a file written by `Recipe.to_json` or `Prepared.save`
+             path: str | Path,  # a file written by Recipe.to_json or Prepared.save
             ) -> Recipe:
         "Read a recipe saved as JSON."
         return cls(json.loads(Path(path).read_text()))
 
     def transform(self,
-                  rows,  # raw rows: a DataFrame (or `Columns`) with the training columns (a list of texts or images also works for text and images)
+                  rows,  # raw rows: a DataFrame (or Columns) with the training columns (a list of texts or images also works for text and images)
                  ) -> tuple:  # the model's inputs as numpy arrays, in fastai's batch order
         "Apply the fitted preprocessing to raw rows, giving exactly the arrays fastai's DataLoader would give."
         return _INPUTS[self.modality](self.state, rows)

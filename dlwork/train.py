@@ -30,7 +30,7 @@ from fastai.tabular.data import TabularDataLoaders
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 from fastcore.foundation import L
 
-from .core import atomic_write, check_choice, markdown_table
+from .core import FIGURE_WIDTH, atomic_write, check_choice, figure_grid, markdown_table
 from .prep import TextLoaders
 from .problem import METRICS
 
@@ -68,23 +68,23 @@ class History:
 
     def plot(self):
         "Loss curves (train and valid) and metric curves by epoch, with seaborn; returns the figure."
-        import matplotlib.pyplot as plt
         import seaborn as sns
         long = self.frame.melt(id_vars='epoch', value_vars=['train_loss', 'valid_loss'], var_name='split', value_name='loss')
         n = 1 + bool(self.metrics)
-        fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 3.4), squeeze=False)
-        sns.lineplot(long, x='epoch', y='loss', hue='split', marker='o', estimator=None, errorbar=None, ax=axes[0, 0])
-        axes[0, 0].set_title('loss')
+        fig, axes = figure_grid(n, ncols=2, width=FIGURE_WIDTH / 2, height=3.2)  # a Figure, not pyplot's: shown once
+        marker = 'o' if len(self.frame) <= 40 else None
+        sns.lineplot(long, x='epoch', y='loss', hue='split', marker=marker, estimator=None, errorbar=None, ax=axes[0])
+        axes[0].set_title('loss')
         best = self.decisions.get('best_epoch')
         if best is not None:
-            axes[0, 0].axvline(best, color='grey', linestyle=':', label='best epoch')
+            axes[0].axvline(best, color='grey', linestyle=':', label='best epoch')
         if self.metrics:
             mets = self.frame.melt(id_vars='epoch', value_vars=self.metrics, var_name='metric', value_name='value')
-            sns.lineplot(mets, x='epoch', y='value', hue='metric', marker='o', estimator=None, errorbar=None, ax=axes[0, 1])
-            axes[0, 1].set_title('validation metrics')
-        for ax in axes[0]:
+            sns.lineplot(mets, x='epoch', y='value', hue='metric', marker=marker, estimator=None, errorbar=None, ax=axes[1])
+            axes[1].set_title('validation metrics')
+        for ax in axes:
             ax.xaxis.get_major_locator().set_params(integer=True)
-        fig.tight_layout()
+            ax.legend(fontsize=8)
         return fig
 
     def save(self,
@@ -97,11 +97,9 @@ class History:
         atomic_write(path / 'history.csv', self.frame.to_csv(index=False))
         atomic_write(path / 'training.json', json.dumps(self.decisions, indent=1, default=str))
         if plot and len(self.frame):
-            import matplotlib.pyplot as plt
             fig = self.plot()
             buf = io.BytesIO()
             fig.savefig(buf, format='png', dpi=72)
-            plt.close(fig)
             atomic_write(path / 'history.png', buf.getvalue())
         return path
 
@@ -212,12 +210,13 @@ class GapWarning(Callback):
     def __init__(self,
                  patience: int = 3,  # consecutive epochs of a growing gap before warning
                  min_growth: float = 0.0,  # growth per epoch that counts
+                 warn: bool = True,  # warn at once; False only records `message` and `since` (fit warns after training, when the kept weights are known)
                 ):
-        self.patience, self.min_growth = patience, min_growth
+        self.patience, self.min_growth, self.warn = patience, min_growth, warn
 
     def before_fit(self):
         "Start watching afresh."
-        self.gaps, self.warned, self.message = [], False, None
+        self.gaps, self.warned, self.message, self.since = [], False, None, None
 
     def after_epoch(self):
         "Record the epoch's gap; warn when it has grown `patience` times in a row."
@@ -227,11 +226,13 @@ class GapWarning(Callback):
         growing = (len(recent) == self.patience + 1 and all(g > 0 for g in recent[1:])
                    and all(b - a > self.min_growth for a, b in zip(recent, recent[1:])))
         if growing and not self.warned:
-            self.warned = True
+            epoch = getattr(self.learn, '_dlwork_first_epoch', 0) + self.epoch  # counted across a resumed fit
+            self.warned, self.since = True, epoch - self.patience + 1  # the first epoch of the growth
             self.message = (f"over-fitting: valid_loss − train_loss grew for {self.patience} epochs in a row "
-                            f"({recent[0]:.4g} → {recent[-1]:.4g}, epoch {self.epoch}); consider early stopping "
+                            f"({recent[0]:.4g} → {recent[-1]:.4g}, epoch {epoch}); consider early stopping "
                             "(`patience=`), more dropout, more weight decay (`wd=`) or more data/augmentation")
-            warnings.warn(self.message, OverfittingWarning, stacklevel=2)
+            if self.warn:
+                warnings.warn(self.message, OverfittingWarning, stacklevel=2)
 
 # %% ../nbs/03_train.ipynb #2dda062a
 def _unwrap(model):
@@ -443,7 +444,7 @@ class Checkpoint(Callback):
         atomic_write(self.path.parent / 'history.csv', self.log.frame.to_csv(index=False))  # to watch a running job
 
 
-def load_checkpoint(path: str | Path,  # a checkpoint written by `Checkpoint`
+def load_checkpoint(path: str | Path,  # a checkpoint written by Checkpoint
                    ) -> dict:
     "Read a checkpoint without unpickling code (`torch.load(weights_only=True)`), with a clear error when it is missing, is not one, or holds Python objects."
     path = Path(path)
@@ -481,7 +482,7 @@ def _two_phase(pct: float, start: float, middle: float, end: float):
 
 def schedule_for(policy: str,  # one of `POLICIES`
                  lr: float,  # the peak (one_cycle) or starting learning rate
-                 mom: float | None = None,  # a momentum chosen in `learner_for` (held constant); None: one-cycle cycles it
+                 mom: float | None = None,  # a momentum chosen in learner_for (held constant); None: one-cycle cycles it
                 ) -> dict:
     "Schedules (functions of the position in [0, 1]) for the learning rate, and momentum for one-cycle."
     check_choice(policy, POLICIES, 'policy')
@@ -510,7 +511,7 @@ class RunSchedule(ParamScheduler):
 
 # %% ../nbs/03_train.ipynb #a8923fbb
 def check_epochs(epochs,  # the number of epochs asked for
-                 auto: bool = False,  # also accept 'auto' (`fit` counts optimisation steps instead)
+                 auto: bool = False,  # also accept 'auto' (fit counts optimisation steps instead)
                 ):
     "Raise a `ValueError` unless `epochs` is a positive whole number (or 'auto', where accepted)."
     if auto and epochs == 'auto':
@@ -538,7 +539,7 @@ def auto_epochs(learn: Learner,  # the Learner: its training batches per epoch a
                     f'{low} to {high} epochs)')
 
 
-def start_model(model: torch.nn.Module,  # a network (inside a `TargetScale` or DDP wrapper, or not)
+def start_model(model: torch.nn.Module,  # a network (inside a TargetScale or DDP wrapper, or not)
                ) -> str | None:  # what its starting weights are, or None
     "What a network's starting weights already are when they are a model of their own: the network's `starts_as` ('the persistence forecast' for a forecaster with `last_value`, 'ridge regression' for an ensemble MLP started by `fit_linear`), else None."
     net = _unwrap(model)
@@ -588,7 +589,6 @@ def find_lr(learn: Learner,  # the learner, before training
             progress: bool,  # show fastai's progress bar
            ) -> float:  # the suggested learning rate
     "fastai's lr_find (valley suggestion); the curve is saved as lr_find.png. Raises `LRFindError` when the search stops (the loss diverged) before it could suggest anything."
-    import matplotlib.pyplot as plt
     old_path, old_dir = learn.path, learn.model_dir
     learn.path, learn.model_dir = run_dir, 'lr_find'
     try:
@@ -609,16 +609,14 @@ def find_lr(learn: Learner,  # the learner, before training
     lr = float(found.valley)
     if not math.isfinite(lr) or lr <= 0:
         raise LRFindError(f'lr_find suggested {lr}')
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig, (ax,) = figure_grid(1, width=5, height=3.2)
     n = len(learn.recorder.lrs)
     ax.plot(learn.recorder.lrs[:max(n - 5, 1)], learn.recorder.losses[:max(n - 5, 1)])
     ax.axvline(lr, color='red', linestyle=':', label=f'valley {lr:.2g}')
     ax.set(xscale='log', xlabel='learning rate', ylabel='loss', title='lr_find')
     ax.legend()
-    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=90)
-    plt.close(fig)
     atomic_write(run_dir / 'lr_find.png', buf.getvalue())
     return lr
 
@@ -659,12 +657,12 @@ def _batches_per_epoch(dl) -> int:
     return rows // dl.bs if dl.drop_last else -(-rows // dl.bs)
 
 
-def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
-        epochs: int | Literal['auto'],  # epochs in the whole run, or 'auto' (`auto_epochs`: by optimisation steps for tables)
+def fit(learn: Learner,  # a Learner, e.g. from dlwork.model.learner_for
+        epochs: int | Literal['auto'],  # epochs in the whole run, or 'auto' (auto_epochs: by optimisation steps for tables)
         lr: float | Literal['find'] | None = None,  # peak learning rate; 'find': `lr_find`'s suggestion; None: the architecture's default (`DEFAULT_LR`), else `lr_find`'s
         policy: str | None = None,  # learning-rate policy, one of `POLICIES`; None: the architecture's (`DEFAULT_POLICY`), else 'one_cycle'
         wd: float | None = None,  # weight decay (default: the Learner's)
-        seed: int | None = None,  # seeds shuffling, dropout and augmentation (give `learner_for` one for the weights)
+        seed: int | None = None,  # seeds shuffling, dropout and augmentation (give learner_for one for the weights)
         monitor: str = 'valid_loss',  # what decides the best epoch: 'valid_loss' or a metric name
         patience: int | None = None,  # stop after this many epochs without improvement; None trains all epochs
         min_delta: float = 0.0,  # the smallest change of `monitor` that counts as an improvement
@@ -677,7 +675,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
         run_dir: str | Path | None = None,  # where history, plots and checkpoint go (default: `learn.path/'train'`)
         progress: bool | str = True,  # True: bars in a notebook or terminal, one line per epoch otherwise; 'bars', 'lines', False
         plot: bool = True,  # draw history.png beside history.csv (a tuning's trials skip it: a quarter of a small trial's time)
-        keep_start: bool | str = 'auto',  # count the starting weights as a candidate for the best epoch ("epoch 0"): 'auto' when they are a model of their own (`start_model`), True, False
+        keep_start: bool | str = 'auto',  # count the starting weights as a candidate for the best epoch ("epoch 0"): 'auto' when they are a model of their own (start_model), True, False
        ) -> History:
     "Train `learn` for `epochs` with a learning-rate policy, monitoring, early stopping, checkpoints and resume; return the `History`."
     check_epochs(epochs, auto=True)
@@ -756,7 +754,7 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
             best.start(start[monitor], learn.model)
             decisions.update(start=start, start_model=begins_as or 'the initial weights')
     plan.update(lr=lr, lr_source=decisions['lr_source'], seed=decisions['seed'])
-    log, gap, nan = EpochLog(rows, first, smooth), GapWarning(gap_patience) if gap_patience else None, StopOnNaN()
+    log, gap, nan = EpochLog(rows, first, smooth), GapWarning(gap_patience, warn=False) if gap_patience else None, StopOnNaN()
     cbs = [log, best, nan, RunSchedule(schedule_for(policy, lr, design.get('mom')), epochs * n, first * n)]
     cbs += [Checkpoint(ckpt_path, plan, log, best)] if checkpoint else []
     cbs += [gap] if gap else []
@@ -783,6 +781,19 @@ def fit(learn: Learner,  # a Learner, e.g. from `dlwork.model.learner_for`
                               if keep_best and best.best_epoch == -1 and 'start_model' in decisions else
                               'best epoch' if keep_best and best.best_state is not None else 'last epoch'),
                      overfitting_warning=getattr(gap, 'message', None))
+    if decisions['overfitting_warning']:  # a warning only when the weights returned are over-fitted ones
+        frame = log.frame
+        kept = best.best_epoch if keep_best and best.best_state is not None else int(frame['epoch'].iloc[-1])
+        kept_loss = frame.loc[frame['epoch'] == kept, 'valid_loss']
+        if kept < gap.since:
+            where = 'the starting weights, which' if kept < 0 else f'epoch {kept}, whose weights'
+            decisions['overfitting_warning'] += (f"; it began at epoch {gap.since}, after {where} are kept, so the model "
+                                                 "is not affected (the epochs after it were wasted)")
+        elif len(kept_loss) and kept_loss.iloc[0] <= frame['valid_loss'].min():
+            decisions['overfitting_warning'] += (f"; the validation loss still fell, so the weights kept (epoch {kept}) "
+                                                 "are the best seen on validation, not over-fitted ones")
+        else:
+            warnings.warn(decisions['overfitting_warning'], OverfittingWarning, stacklevel=2)
     history = History(log.frame, decisions, run_dir)
     main = rank_distrib() == 0  # in a distributed run, only the main process writes files
     if nan.where is not None:

@@ -32,7 +32,7 @@ from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 from optuna_integration import FastAIV2PruningCallback
 
-from .core import atomic_write, did_you_mean, figure_png, markdown_table
+from .core import FIGURE_WIDTH, atomic_write, did_you_mean, figure_png, markdown_table
 from .model import (ARCHITECTURES, DEFAULT_LOSS, DEFAULT_OPT, DEFAULT_WD, INITIALISERS, LOSSES, OPTIMIZERS, PRETRAINED, XRESNETS,
                           SEGMENTATION_LOSSES, arch_builder, arch_options, check_arch, default_arch, learner_for, metric_value,
                           network_kind)
@@ -605,7 +605,7 @@ def default_config(prepared: Prepared,  # the prepared data
             if _fits(p, value):
                 config[name] = value
     if isinstance(space.params.get('lr'), Param) and space.params['lr'].active(config) and arch in DEFAULT_LR:
-        if _fits(space.params['lr'], DEFAULT_LR[arch][0]):  # the architecture's own default, as `fit` would use
+        if _fits(space.params['lr'], DEFAULT_LR[arch][0]):  # the architecture's own default, as fit would use
             config['lr'] = DEFAULT_LR[arch][0]
     elif isinstance(space.params.get('lr'), Param) and space.params['lr'].active(config):
         build = {k: v for k, v in config.items() if k not in FIT_KEYS + ('lr',)}
@@ -816,7 +816,7 @@ def _objective(prepared: Prepared, space: Space, settings: dict, trial_dir: Path
                       else f'pruned after epoch {n} by the {type(settings["pruner"]).__name__}')
             trial.set_user_attr('epochs', n)
             trial.set_user_attr('reason', reason)
-            d['stopped'] = reason  # the trial's saved decisions say why it ended (its epochs are saved by `fit`)
+            d['stopped'] = reason  # the trial's saved decisions say why it ended (its epochs are saved by fit)
             atomic_write(history.path / 'training.json', json.dumps(d, indent=1, default=str))
             raise optuna.TrialPruned(reason)
         value = d['best_value']
@@ -991,7 +991,7 @@ def _check_monitor(monitor: str | None, problem) -> str:
 
 
 def tune(prepared: Prepared,  # the prepared data (chapter 1); only its train and valid sets are used
-         space: Space | dict | str | Path | None = None,  # a `Space`, its dict, a JSON file; None: `default_space(prepared)`
+         space: Space | dict | str | Path | None = None,  # a Space, its dict, a JSON file; None: `default_space(prepared)`
          method='bayes',  # 'grid', 'random', 'bayes' (TPE), or an Optuna sampler object
          trials: int | None = 20,  # trials in the study (all workers together, earlier runs included); grid: at most its size
          timeout: float | None = None,  # stop starting trials after this many seconds of this call
@@ -1006,7 +1006,7 @@ def tune(prepared: Prepared,  # the prepared data (chapter 1); only its train an
          resume: bool = False,  # continue the study if the storage holds it (needed to add workers to a study)
          start_from_defaults: bool = True,  # a new study's first trial is the configuration chapters 2-3 would train
          worker: int = 0,  # this process's number among several working on one study (varies the sampler's seed)
-         heartbeat: int | None = 10,  # seconds between heartbeats of a running trial (see `open_storage`)
+         heartbeat: int | None = 10,  # seconds between heartbeats of a running trial (see open_storage)
          progress: bool | str = True,  # True: a bar in a notebook or terminal, one line per trial otherwise; 'bars', 'lines', False
          save: bool = True,  # write trials, best configuration, plots and summary to `run_dir` when done
         ) -> 'Tuning':
@@ -1171,8 +1171,8 @@ class Tuning:
 
     def best_learner(self,
                      run_dir: str | Path | None = None,  # where its training goes (default: `run_dir`/best)
-                     progress: bool | str = False,  # training progress, as in `fit`
-                     checkpoint: bool = False,  # save a checkpoint after each epoch, as `fit` does (for `dlwork export`)
+                     progress: bool | str = False,  # training progress, as in fit
+                     checkpoint: bool = False,  # save a checkpoint after each epoch, as fit does (for `dlwork export`)
                      trial: int | None = None,  # retrain this completed trial's configuration instead (e.g. the first row of `recheck`)
                     ) -> tuple:  # (Learner, History)
         "Retrain the best configuration (or trial `trial`'s) on the training set (validation set for the best epoch) with the study's seed."
@@ -1258,6 +1258,7 @@ class Tuning:
 
     def plots(self) -> dict:
         "Optuna's matplotlib figures: optimisation history, parameter importances, parallel coordinates (those the trials allow)."
+        import matplotlib.pyplot as plt
         from optuna.visualization import matplotlib as vis
         figures, completed = {}, [t for t in self.study.trials if t.state == TrialState.COMPLETE]
         makers = {'history': vis.plot_optimization_history}
@@ -1271,8 +1272,16 @@ class Tuning:
                 except (ValueError, RuntimeError, ZeroDivisionError):  # e.g. importances when no parameter varied
                     continue
                 ax = np.ravel(ax)[0] if isinstance(ax, np.ndarray) else ax
-                ax.figure.set_size_inches(8, 4.5)
-                figures[name] = ax.figure
+                fig = ax.figure
+                fig.set_size_inches(FIGURE_WIDTH, 4.2)
+                if name == 'parallel':  # parameter names side by side would overlap
+                    for a in fig.axes:
+                        a.tick_params(axis='x', labelrotation=30)
+                        for label in a.get_xticklabels():
+                            label.set_horizontalalignment('right')
+                fig.tight_layout()
+                plt.close(fig)  # out of pyplot's figure list: a notebook shows it once, where it is displayed
+                figures[name] = fig
         return figures
 
     def summary(self) -> str:
@@ -1292,6 +1301,10 @@ class Tuning:
         lines += ['', f'## Against simple baselines (validation {self.monitor})', '', *self._baseline_lines()]
         lines += ['', '## Search space', '', self.space._repr_markdown_(), '', '## Trials', '']
         frame = self.trials.drop(columns=['error'], errors='ignore')
+        quiet = [c for c in ('worker', 'retry_of') if c in frame and frame[c].nunique() <= (c == 'worker')]
+        frame = frame.drop(columns=quiet + ['seconds'], errors='ignore')  # one worker, no retries: columns that say nothing
+        if 'reason' in frame and 'state' in frame:  # a pruned trial's reason is its state, its epochs and the pruner above
+            frame['reason'] = frame['reason'].where(frame['state'] != 'pruned', '')
         if len(frame):
             lines.append(markdown_table(frame.reset_index().round(6), index=False))
         return '\n'.join(lines) + '\n'
@@ -1336,7 +1349,7 @@ class Tuning:
 
 # %% ../nbs/04_tune.ipynb #c41d9e2b
 def valid_baselines(prepared: Prepared,  # the prepared data (chapter 1): baselines learn from its training rows
-                    monitor: str | None = None,  # the metric a search optimises (default: `tune`'s, log_loss for classification, else the first metric)
+                    monitor: str | None = None,  # the metric a search optimises (default: tune's, log_loss for classification, else the first metric)
                    ) -> pd.Series:  # baseline name → its `monitor` on the validation rows
     "Chapter 5's simple baselines trained on the training rows and scored on the validation rows with the monitored metric, as the learner scores it (`metric_value`): what a search's best trial has to beat."
     from dlwork.evaluate import _labelled_rows, _truth, fit_baselines, segmentation_baselines

@@ -37,7 +37,7 @@ SECTIONS = {  # section of a workflow config → (module, function whose keyword
     'deploy': ('dlwork.deploy', 'export_bundle', {'learn', 'prepared', 'path', 'report'}),
 }
 # Defaults of the workflow that differ from the function's own: tuning is off unless asked for, and the number of epochs,
-# which `fit` requires, is that of `dlwork train`.
+# which fit requires, is that of `dlwork train`.
 WORKFLOW_DEFAULTS = {'train': {'epochs': 'auto'}, 'tune': {'trials': 0, 'epochs': None}, 'problem': {'target': None}}
 
 # %% ../nbs/93_workflow.ipynb #ee365d6b
@@ -291,7 +291,7 @@ def _training_table(training: dict) -> str:
     return _markdown_html(markdown_table(pd.DataFrame(rows, columns=['decision', 'value', 'why']), index=False))
 
 
-def write_report(run_dir: str | Path,  # a run directory, as `run_workflow` or the chapters write it
+def write_report(run_dir: str | Path,  # a run directory, as run_workflow or the chapters write it
                  seconds: dict | None = None,  # phase → seconds, shown when given
                  name: str | None = None,  # the run's name (default: the folder's)
                 ) -> Path:  # the report's path, RUN_DIR/report.html
@@ -575,7 +575,7 @@ def _phases(cfg: dict, data: pd.DataFrame, target, final: Path, tmp: Path, progr
     return results, seconds
 
 # %% ../nbs/93_workflow.ipynb #7e511942
-def load_prepared(run_dir: str | Path,  # a run directory written by `run_workflow` (holding config.yaml and problem.json)
+def load_prepared(run_dir: str | Path,  # a run directory written by run_workflow (holding config.yaml and problem.json)
                  ):
     "The `Prepared` data of a run, prepared again from its config.yaml and problem.json: the same rows, splits and recipe."
     prepare = _function('prepare')

@@ -1,6 +1,7 @@
 """The documentation: every exported function and class, and every public method of an exported class, is shown with
 `show_doc` in its notebook and documented (a docstring, and a docments comment on each parameter); the docs build
 as far as this machine allows (nbdev's `proc_nbs`, without Quarto)."""
+import hashlib
 import importlib
 import inspect
 import json
@@ -94,13 +95,18 @@ def site(tmp_path_factory):
     return out
 
 
-def _pages() -> dict:
-    "notebook name → its page's file name, as nbdev names it (front matter of the processed notebook)."
+def build_docs():
+    "tools/build_docs.py as a module."
     import importlib.util
     spec = importlib.util.spec_from_file_location('build_docs', ROOT / 'tools' / 'build_docs.py')
-    build_docs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build_docs)
-    return {name: page for name, (page, _, _) in build_docs.pages().items()}
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pages() -> dict:
+    "notebook name → its page's file name, as nbdev names it (front matter of the processed notebook)."
+    return {name: page for name, (page, _, _) in build_docs().pages().items()}
 
 
 def test_docs_build_without_quarto(site):
@@ -116,13 +122,9 @@ def test_docs_build_without_quarto(site):
     assert sorted(p.name for p in site.glob('*.html')) == sorted(_pages().values())
 
 
-def _norm(anchor: str) -> str:
-    "Anchors as both Quarto and nbconvert spell them: case and punctuation other than dots do not count."
-    return re.sub(r'[^a-z0-9.]', '', anchor.lower())
-
-
 def _ids(page) -> set:
-    return {_norm(i) for i in re.findall(r'\bid="([^"]+)"', page.read_text(encoding='utf-8'))}
+    "The ids of a page's elements, exactly as written (Pandoc's lower-case section ids)."
+    return set(re.findall(r'\bid="([^"]+)"', page.read_text(encoding='utf-8')))
 
 
 def _symbols(nb) -> list:
@@ -144,12 +146,77 @@ def _symbols(nb) -> list:
 EXTERNAL = ('http://', 'https://', 'mailto:')
 
 
+WARNING = re.compile(r'\b[A-Z]\w*Warning\b:|warnings\.warn\(')
+MACHINE_PATH = re.compile(r"(?<![\w.])(/tmp/|/home/|/root/|/work/|/Users/|/var/folders/)|site-packages|\.venv/")
+
+
+def _output_texts(cell) -> list:
+    "What a page shows of a code cell's outputs: streams (stderr too, which Quarto prints), text, Markdown, HTML."
+    out = []
+    for o in cell.get('outputs', []):
+        data = o.get('data', {})
+        out.append((o.get('name', o['output_type']), ''.join(o.get('text', '')) + ''.join(o.get('traceback', []))
+                    + ''.join(''.join(data.get(k, '')) for k in ('text/plain', 'text/markdown', 'text/html'))))
+    return out
+
+
+@pytest.mark.parametrize('nb', NBS, ids=[nb.stem for nb in NBS])
+def test_pages_show_no_warning_and_no_machine_path(site, nb):
+    """What Quarto renders of each notebook (nbdev's processed notebook): no Python warning, nothing on stderr, no path
+    of the machine that built it (a temporary folder, a home, the venv's site-packages)."""
+    processed = json.loads((ROOT / '_proc' / nb.name).read_text())
+    problems = []
+    for i, cell in enumerate(c for c in processed['cells'] if c['cell_type'] == 'code'):
+        for kind, text in _output_texts(cell):
+            where = f"{nb.name}, code cell {i} ({''.join(cell['source'])[:60]!r})"
+            if kind == 'stderr' and text.strip():
+                problems.append(f'{where}: stderr {text.strip()[:160]!r}')
+            elif WARNING.search(text):
+                problems.append(f'{where}: a warning {text[max(0, WARNING.search(text).start() - 60):][:200]!r}')
+            if MACHINE_PATH.search(text):
+                m = MACHINE_PATH.search(text)
+                problems.append(f'{where}: a machine path {text[max(0, m.start() - 40):m.end() + 60]!r}')
+    assert not problems, '\n'.join(problems)
+
+
+def test_signatures_show_no_markdown_links(site):
+    """nbdev links every backticked name in show_doc's output, the signature's code block included, where Quarto then
+    prints the Markdown link as it is: docments comments leave documented names unquoted."""
+    source = ''.join(p.read_text() for p in (ROOT / 'dlwork').glob('*.py'))
+    raw = []
+    for nb in NBS:
+        for cell in json.loads((ROOT / '_proc' / nb.name).read_text())['cells']:
+            for o in cell.get('outputs', []):
+                for block in re.findall(r'```.*?```', ''.join(o.get('data', {}).get('text/markdown', '')), re.S):
+                    for line in block.splitlines():
+                        if not re.search(r'\]\(http', line):
+                            continue
+                        comment = line.split('# ', 1)[-1].strip()
+                        link = r'\[`?([^\]`]+)`?\]\([^)]*\)'
+                        if re.sub(link, r'`\1`', comment) in source or re.sub(link, r'\1', comment) in source:  # dlwork's own comment (one inherited from fastai, e.g. Learner's, is fastai's to fix)
+                            raw.append(f'{nb.name}: {line.strip()[:120]}')
+    assert not raw, '\n'.join(raw)
+
+
+def _title(nb) -> str:
+    "The notebook's own title: its first Markdown heading."
+    for c in json.loads(nb.read_text())['cells']:
+        if c['cell_type'] == 'markdown':
+            m = re.match(r'#\s+(.+)', ''.join(c['source']).strip())
+            if m:
+                return m.group(1).strip()
+    return ''
+
+
 @pytest.mark.parametrize('nb', NBS, ids=[nb.stem for nb in NBS])
 def test_every_page_opens_cleanly_in_chromium(site, browser, nb):
-    """Each page in headless Chromium: no page errors, no console errors but unreachable external resources (CDNs are
-    offline here), every figure drawn, every internal link and anchor resolving, every exported symbol's entry there."""
+    """Each page in headless Chromium, laid out as Quarto lays it out (a 1,400 px window, the text column of
+    `build_docs.COLUMN` px): no page errors, no console errors but unreachable external resources (CDNs are offline
+    here), every figure drawn and none wider than the column (as drawn by the notebook, and as shown), no figure twice
+    on a page, no table wider than the column, the page titled as its notebook, every internal link and anchor
+    resolving exactly (Pandoc's lower-case section ids), every exported symbol's entry there."""
     name = _pages()[nb.name]
-    page = browser.new_page(viewport={'width': 1200, 'height': 900})
+    page = browser.new_page(viewport={'width': 1400, 'height': 900})
     page_errors, console, failed = [], [], []
     page.on('pageerror', lambda e: page_errors.append(str(e)))
     page.on('console', lambda m: console.append(m.text) if m.type == 'error' else None)
@@ -161,11 +228,33 @@ def test_every_page_opens_cleanly_in_chromium(site, browser, nb):
     assert not local_failures, local_failures
     unexplained = [m for m in console if 'Failed to load resource' not in m]
     assert not unexplained and len(console) <= len(failed), (console, failed)
+    assert page.title() == _title(nb), f'{name}: titled {page.title()!r}, its notebook {_title(nb)!r}'
     broken = page.evaluate("() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt || i.src.slice(0, 60))")
     assert not broken, f'{name}: figures that did not draw: {broken}'
     processed = json.loads((ROOT / '_proc' / nb.name).read_text())
     figures = sum(1 for c in processed['cells'] for o in c.get('outputs', []) if {'image/png', 'image/jpeg', 'image/svg+xml'} & set(o.get('data', {})))
     assert page.evaluate('() => document.images.length') >= figures, f'{name}: fewer figures on the page than in the notebook'
+    column = page.evaluate("() => document.querySelector('main').clientWidth")
+    assert abs(column - build_docs().COLUMN) <= 1, f'{name}: the text column is {column} px'
+    images = page.evaluate("""() => [...document.querySelectorAll('main img')].map((img, i) => ({
+        i, drawn: img.hasAttribute('width') ? Number(img.getAttribute('width')) : img.naturalWidth,
+        shown: img.getBoundingClientRect().width, right: img.getBoundingClientRect().right - document.querySelector('main').getBoundingClientRect().left,
+        src: img.src}))""")
+    wide = [(im['i'], im['drawn']) for im in images if im['drawn'] > column]
+    assert not wide, f'{name}: figures drawn wider than the {column} px column (index, px): {wide}'
+    cut = [(im['i'], round(im['right'])) for im in images if im['right'] > column + 1]
+    assert not cut, f'{name}: figures reaching past the column (index, right edge px): {cut}'
+    hashes = {}
+    for im in images:
+        hashes.setdefault(hashlib.sha1(im['src'].encode()).hexdigest(), []).append(im['i'])
+    twice = [ix for ix in hashes.values() if len(ix) > 1]
+    assert not twice, f'{name}: the same figure shown more than once (image indices): {twice}'
+    tables = page.evaluate("""() => [...document.querySelectorAll('main .cell-output-display table')].map(t => ({
+        right: Math.round(t.getBoundingClientRect().right - document.querySelector('main').getBoundingClientRect().left),
+        width: t.scrollWidth, head: t.innerText.slice(0, 60)}))""")
+    assert tables or not any('<table' in text for c in processed['cells'] for _, text in _output_texts(c)), f'{name}: tables not found'
+    past = [t for t in tables if t['right'] > column + 1]  # a wider table scrolls inside the column (nbs/styles.css)
+    assert not past, f'{name}: output tables reaching past the {column} px column: {past}'
     ids = {name: _ids(site / name)}
     for href in page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"):
         if href.startswith(EXTERNAL):
@@ -175,8 +264,9 @@ def test_every_page_opens_cleanly_in_chromium(site, browser, nb):
         assert (site / target).exists(), f'{name}: the link {href!r} points at no page'
         if anchor:
             ids.setdefault(target, _ids(site / target))
-            assert _norm(anchor) in ids[target], f'{name}: the link {href!r} points at no anchor of {target}'
-    missing = [s for s in _symbols(nb) if _norm(s) not in ids[name]]
+            assert anchor in ids[target], f'{name}: the link {href!r} points at no anchor of {target}'
+    entries = lambda s: {s.lower(), re.sub(r'__(\w+)__', r'\1', s).lower()}  # Markdown makes __call__ a bold 'call'
+    missing = [s for s in _symbols(nb) if not entries(s) & ids[name]]
     assert not missing, f'{name}: no documentation entry for {missing}'
     shots = ROOT / 'tests' / 'runs' / 'screenshots'
     shots.mkdir(parents=True, exist_ok=True)

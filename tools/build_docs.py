@@ -10,7 +10,12 @@ script gets as close as a machine without Quarto can, so that the pages can be c
    in its front matter, e.g. `00_problem.ipynb` → `problem.html`), with its title and description as a header and the
    sidebar of `nbs/sidebar.yml` as a navigation list;
 3. links are rewritten as Quarto rewrites them: `other.ipynb` → that notebook's page, and absolute links into the
-   site's own URL (`doc_host` + `doc_baseurl` in settings.ini, as show_doc writes them) → the local page.
+   site's own URL (`doc_host` + `doc_baseurl` in settings.ini, as show_doc writes them) → the local page;
+4. the page is laid out as Quarto's default theme shows it, so that `tests/test_docs.py` sees what a reader sees: a
+   text column of `COLUMN` px (Quarto's cosmo theme at a 1,400 px window, with the sidebar and the table of
+   contents), images at the widths the notebooks give them (nbconvert's own shrinking undone; the site's
+   `nbs/styles.css` applies, with Quarto's class names), section ids as Pandoc writes them (lower case, punctuation
+   dropped: `## The data` → `#the-data`), and each page's `<title>` from its notebook's front matter.
 
     python tools/build_docs.py             # writes _site/ (gitignored)
     python tools/build_docs.py --out DIR
@@ -26,16 +31,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTIVE = re.compile(r'^\s*#\|\s*(.*)$')
+COLUMN = 750  # px: the text column of Quarto's cosmo theme at a 1,400 px window, with sidebar and table of contents
 STYLE = """<style>
 nav.dlwork-sidebar { position: fixed; top: 0; left: 0; width: 220px; height: 100vh; overflow-y: auto; padding: 1em;
   font: 14px system-ui, sans-serif; border-right: 1px solid #ddd; background: #fafafa; box-sizing: border-box; }
 nav.dlwork-sidebar ul { list-style: none; padding: 0; margin: 0; }
 nav.dlwork-sidebar li { margin: 0.3em 0; }
 nav.dlwork-sidebar li.section { margin-top: 1em; font-weight: 600; color: #555; }
-body main { margin-left: 240px; }
+body main { margin-left: 240px; width: %(column)dpx; box-sizing: border-box; padding: 0; }
+body main .jp-Cell { padding-left: 0; padding-right: 0; }
 header.dlwork-page .description { color: #555; font-size: 1.1em; }
+.jp-RenderedImage img, .jp-RenderedHTMLCommon img { max-width: none; height: auto; }  /* Quarto does not shrink images */
 </style>
 """
+HEADING = re.compile(r'<h([1-6])([^>]*?)\bid="([^"]*)"([^>]*)>(.*?)</h\1>', re.S)
 QUARTO_ATTRIBUTES = re.compile(r'(\]\([^)]*\))\{[^}\n]*\}')  # [text](url){target="_blank" …}: Quarto's, not Markdown's
 
 
@@ -126,8 +135,41 @@ def render(name: str, names: dict, nav: str, url: str) -> str:
     inline = MarkdownIt('commonmark', {'html': False}).renderInline
     header = (f'<header class="dlwork-page"><h1 class="title">{inline(title)}</h1>'
               + (f'<p class="description">{inline(description)}</p>' if description else '') + '</header>')
+    body = pandoc_ids(body)
+    body = re.sub(r'<title>.*?</title>', f'<title>{html.escape(title)}</title>', body, count=1, flags=re.S)
+    for output in ('jp-RenderedImage', 'jp-RenderedHTMLCommon', 'jp-RenderedMarkdown'):  # outputs, as Quarto classes them
+        body = re.sub(rf'class="({output}[^"]*jp-OutputArea-output)', r'class="cell-output-display \1', body)
+    site_css = (ROOT / 'nbs' / 'styles.css').read_text(encoding='utf-8')
     return (body.replace('<body', '<body data-page="' + html.escape(page) + '"', 1)
-            .replace('</head>', STYLE + '</head>', 1).replace('<main>', f'{nav}<main>{header}', 1))
+            .replace('</head>', STYLE % {'column': COLUMN} + f'<style>{site_css}</style></head>', 1)
+            .replace('<main>', f'{nav}<main>{header}', 1))
+
+
+def pandoc_id(text: str) -> str:
+    "A heading's id as Pandoc writes it (its `auto_identifiers`): lower case, spaces → hyphens, punctuation but `_-.` dropped, from the first letter on."
+    text = re.sub(r'[^\w\s.-]', '', text.lower()).strip()
+    text = re.sub(r'\s+', '-', text)
+    text = text[next((i for i, ch in enumerate(text) if ch.isalpha()), len(text)):]
+    return text or 'section'
+
+
+def pandoc_ids(body: str) -> str:
+    "nbconvert's heading ids (`The-data`) and their ¶ links replaced by Pandoc's (`the-data`, duplicates `-1`, `-2`…)."
+    seen, renamed = {}, {}
+
+    def heading(m):
+        level, before, old, after, inner = m.groups()
+        inner_text = re.sub(r'<a class="anchor-link".*?</a>', '', inner, flags=re.S)
+        new = pandoc_id(html.unescape(re.sub(r'<[^>]+>', '', inner_text)))
+        if new in seen:
+            seen[new] += 1
+            new = f'{new}-{seen[new]}'
+        else:
+            seen[new] = 0
+        renamed[old] = new
+        inner = inner.replace(f'href="#{old}"', f'href="#{new}"')
+        return f'<h{level}{before}id="{new}"{after}>{inner}</h{level}>'
+    return HEADING.sub(heading, body)
 
 
 def build(out: Path) -> list:

@@ -41,11 +41,11 @@ def run(path: Path, notest: bool = False) -> float:
     shell = CaptureShell(path)
     skip = SKIP_FLAGS - {'notest'} if notest else SKIP_FLAGS
     skipped = lambda cell: _skipped(cell, skip)
+    for cell in nb.cells:  # execnb only replaces the outputs of cells that print something: a cell quiet now keeps none
+        if cell.cell_type == 'code':
+            cell.outputs = []
     with working_directory(path.parent):
         shell.run_all(nb, exc_stop=True, preproc=skipped)
-    for cell in nb.cells:
-        if cell.cell_type == 'code' and skipped(cell):
-            cell.outputs = []
     write_nb(nb, path)
     return time.perf_counter() - started
 
